@@ -1,0 +1,47 @@
+"""Shapes-world throughput: ``python -m visioncourse.data.bench``.
+
+The last line per device reads ``shapes world: <N> images/s (64x64, <device>)`` for the
+default configuration; the line before it gives the cluttered, textured, overlapping world.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from .shapes import ShapesConfig, generate
+
+
+def images_per_second(config: ShapesConfig, device: torch.device, batch: int, seconds: float) -> float:
+    generate(batch, config, seed=0, device=device)  # warm-up (allocations, CUDA context)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    sync()
+    done, seed, start = 0, 1, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        generate(batch, config, seed=seed, device=device)
+        done, seed = done + batch, seed + 1
+    sync()
+    return done / (time.perf_counter() - start)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=3.0, help="time per measurement")
+    parser.add_argument("--size", type=int, default=64, help="image side in pixels")
+    args = parser.parse_args(argv)
+    devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+    plain = ShapesConfig(image_size=args.size)
+    busy = plain.replace(max_objects=5, max_overlap=0.3, background="texture", clutter=6)
+    for device in devices:
+        batch = 1024 if device.type == "cpu" else 32768
+        name = f"{device.type}, {torch.get_num_threads()} threads" if device.type == "cpu" else torch.cuda.get_device_name(0)
+        rate = images_per_second(busy, device, batch, args.seconds)
+        print(f"  cluttered/textured/overlapping: {rate:,.0f} images/s ({args.size}x{args.size}, {name})")
+        rate = images_per_second(plain, device, batch, args.seconds)
+        print(f"shapes world: {rate:,.0f} images/s ({args.size}x{args.size}, {name})")
+
+
+if __name__ == "__main__":
+    main()
