@@ -24,7 +24,9 @@ BOX_FORMATS = ("xyxy", "xywh", "cxcywh")
 
 def _check_boxes(boxes: Tensor, name: str = "boxes") -> None:
     if not isinstance(boxes, Tensor):
-        raise ValueError(f"{name} must be a torch.Tensor of shape (N, 4); got {type(boxes).__name__}")
+        raise ValueError(
+            f"{name} must be a torch.Tensor of shape (N, 4); got {type(boxes).__name__}"
+        )
     if boxes.dim() != 2 or boxes.shape[-1] != 4:
         raise ValueError(f"{name} must have shape (N, 4); got {tuple(boxes.shape)}")
     if boxes.is_floating_point() and not torch.isfinite(boxes).all():

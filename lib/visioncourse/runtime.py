@@ -66,7 +66,7 @@ def sizes(fast: dict, full: dict, mode: str | None = None) -> SimpleNamespace:
 def seed_everything(seed: int) -> torch.Generator:
     """Seed Python, NumPy and torch (all devices); return a CPU generator with that seed."""
     random.seed(seed)
-    np.random.seed(seed % 2**32)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 - seeds code that uses the legacy global RNG
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
 
@@ -94,7 +94,9 @@ class Runtime:
 def setup(seed: int = 0, mode: str | None = None, quiet: bool = False) -> Runtime:
     """Seed everything, resolve mode and device, and print one line saying so."""
     seed_everything(seed)
-    rt = Runtime(mode=get_mode(mode), device=get_device(), seed=seed, threads=torch.get_num_threads())
+    rt = Runtime(
+        mode=get_mode(mode), device=get_device(), seed=seed, threads=torch.get_num_threads()
+    )
     if not quiet:
         print(rt.banner())
     return rt

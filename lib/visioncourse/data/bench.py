@@ -14,7 +14,9 @@ import torch
 from .shapes import ShapesConfig, generate
 
 
-def images_per_second(config: ShapesConfig, device: torch.device, batch: int, seconds: float) -> float:
+def images_per_second(
+    config: ShapesConfig, device: torch.device, batch: int, seconds: float
+) -> float:
     generate(batch, config, seed=0, device=device)  # warm-up (allocations, CUDA context)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     sync()
@@ -36,9 +38,15 @@ def main(argv: list[str] | None = None) -> None:
     busy = plain.replace(max_objects=5, max_overlap=0.3, background="texture", clutter=6)
     for device in devices:
         batch = 1024 if device.type == "cpu" else 32768
-        name = f"{device.type}, {torch.get_num_threads()} threads" if device.type == "cpu" else torch.cuda.get_device_name(0)
+        name = (
+            f"{device.type}, {torch.get_num_threads()} threads"
+            if device.type == "cpu"
+            else torch.cuda.get_device_name(0)
+        )
         rate = images_per_second(busy, device, batch, args.seconds)
-        print(f"  cluttered/textured/overlapping: {rate:,.0f} images/s ({args.size}x{args.size}, {name})")
+        print(
+            f"  cluttered/textured/overlapping: {rate:,.0f} images/s ({args.size}x{args.size}, {name})"
+        )
         rate = images_per_second(plain, device, batch, args.seconds)
         print(f"shapes world: {rate:,.0f} images/s ({args.size}x{args.size}, {name})")
 

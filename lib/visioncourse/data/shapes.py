@@ -272,7 +272,9 @@ def _noise_bank(image_size: int, device: torch.device, size: int = 64) -> Tensor
     key = (image_size, str(device))
     if key not in _NOISE_BANKS:
         gen = _generator(1234, device)
-        _NOISE_BANKS[key] = torch.randn((size, 3, image_size, image_size), generator=gen, device=device)
+        _NOISE_BANKS[key] = torch.randn(
+            (size, 3, image_size, image_size), generator=gen, device=device
+        )
     return _NOISE_BANKS[key]
 
 
@@ -366,7 +368,11 @@ class ShapesBatch:
         target format of torchvision's detection models (and of the real-data loaders)."""
         counts = self.num_objects.tolist()
         return [
-            {"boxes": self.boxes[i, :c], "labels": self.labels[i, :c], "masks": self.masks[i, :c].to(torch.uint8)}
+            {
+                "boxes": self.boxes[i, :c],
+                "labels": self.labels[i, :c],
+                "masks": self.masks[i, :c].to(torch.uint8),
+            }
             for i, c in enumerate(counts)
         ]
 
@@ -395,9 +401,7 @@ def relation_words(scene: Scene, a: int = 0, b: int = 1) -> list[str]:
     """Where slot ``a`` is relative to slot ``b`` in each image: left of/right of/above/below."""
     d = scene.center[:, a] - scene.center[:, b]
     horizontal = d[:, 0].abs() >= d[:, 1].abs()
-    words = torch.where(
-        horizontal, torch.where(d[:, 0] < 0, 0, 1), torch.where(d[:, 1] < 0, 2, 3)
-    )
+    words = torch.where(horizontal, torch.where(d[:, 0] < 0, 0, 1), torch.where(d[:, 1] < 0, 2, 3))
     names = ("left of", "right of", "above", "below")
     return [names[w] for w in words.tolist()]
 
@@ -405,7 +409,11 @@ def relation_words(scene: Scene, a: int = 0, b: int = 1) -> list[str]:
 def captions(scene: Scene, cfg: ShapesConfig) -> list[str]:
     """Sentences from the grammar: object [relation object] [and object]*."""
     present = scene.present.tolist()
-    shapes, colors, sizes = scene.shape.tolist(), scene.color.tolist(), _size_words(scene, cfg).tolist()
+    shapes, colors, sizes = (
+        scene.shape.tolist(),
+        scene.color.tolist(),
+        _size_words(scene, cfg).tolist(),
+    )
     relations = relation_words(scene) if scene.present.shape[1] > 1 else None
     out = []
     for i, row in enumerate(present):
@@ -440,7 +448,11 @@ def render(scene: Scene, config: ShapesConfig, gen: torch.Generator) -> ShapesBa
     table = torch.cat((base[:, :, 0].expand(n, 3, 1), scene.rgb.transpose(1, 2)), dim=2)
     images = torch.gather(table, 2, seen.expand(n, 3, -1)).view(n, 3, side, side)
     if cfg.background != "plain" or cfg.clutter:
-        backdrop = base.expand(n, 3, side, side) if cfg.background == "plain" else _background(base, cfg, gen)
+        backdrop = (
+            base.expand(n, 3, side, side)
+            if cfg.background == "plain"
+            else _background(base, cfg, gen)
+        )
         if cfg.clutter:
             backdrop = _paint_clutter(backdrop, cfg, gen)
         images = torch.where(seen.view(n, 1, side, side) > 0, images, backdrop)
