@@ -107,7 +107,9 @@ S
 
 # %%
 batch = generate(8, ShapesConfig(max_objects=3), seed=1)
-print(batch.config.classes, "| images", tuple(batch.images.shape), "| boxes", tuple(batch.boxes.shape))
+print(
+    batch.config.classes, "| images", tuple(batch.images.shape), "| boxes", tuple(batch.boxes.shape)
+)
 fig = show_batch(batch, with_captions=True)
 plt.show()
 
@@ -137,6 +139,7 @@ plt.show()
 # Every knob is a field of `ShapesConfig`. Harder worlds (more objects, overlap, textured
 # backgrounds, clutter) make harder problems. Later chapters turn these up.
 
+
 # %%
 def show_world(max_objects=3, max_overlap=0.0, background="plain", clutter=0, num_shapes=3, seed=0):
     cfg = ShapesConfig(max_objects=max_objects, max_overlap=max_overlap, background=background,
@@ -153,8 +156,7 @@ widgets.interact(
     clutter=widgets.IntSlider(0, 0, 20),
     num_shapes=widgets.IntSlider(3, 3, 4),
     seed=widgets.IntSlider(0, 0, 100),
-);
-
+)
 # %% [markdown]
 # **Two promises the generator keeps:**
 #
@@ -165,7 +167,12 @@ widgets.interact(
 
 # %%
 a, b = generate(64, seed=42), generate(64, seed=42)
-print("same seed, same images:", torch.equal(a.images, b.images), "| same boxes:", torch.equal(a.boxes, b.boxes))
+print(
+    "same seed, same images:",
+    torch.equal(a.images, b.images),
+    "| same boxes:",
+    torch.equal(a.boxes, b.boxes),
+)
 generate(1024, seed=0, device=rt.device)  # warm-up
 start = time.perf_counter()
 for seed in range(5):
@@ -206,6 +213,7 @@ print(feedback("Exercise 0.1 (class_pixel_fractions)", "wrong value", inputs="a 
 # %% [raw]
 # # BEGIN SOLUTION
 
+
 # %%
 def class_pixel_fractions(semantic, num_classes):
     # BEGIN SOLUTION
@@ -219,6 +227,7 @@ def class_pixel_fractions(semantic, num_classes):
 
 # %% [raw]
 # # BEGIN TESTS
+
 
 # %%
 def test_class_pixel_fractions_small(class_pixel_fractions):
@@ -294,6 +303,7 @@ print("-> background dominates: a segmentation model that always says 'backgroun
 # %% [raw]
 # # BEGIN SOLUTION
 
+
 # %%
 def masks_to_boxes(masks):
     # BEGIN SOLUTION
@@ -313,6 +323,7 @@ def masks_to_boxes(masks):
 
 # %% [raw]
 # # BEGIN TESTS
+
 
 # %%
 def test_masks_to_boxes_small(masks_to_boxes):
@@ -370,7 +381,9 @@ test_masks_to_boxes_matches_torchvision(masks_to_boxes)
 # Chapter 01 explains why.
 
 # %%
-to_boxes = use_or_reference("Exercise 0.2", masks_to_boxes, torchvision.ops.masks_to_boxes, batch.masks[0, :1])
+to_boxes = use_or_reference(
+    "Exercise 0.2", masks_to_boxes, torchvision.ops.masks_to_boxes, batch.masks[0, :1]
+)
 one = batch.masks[0, :1]
 print("yours      :", to_boxes(one).tolist())
 print("torchvision:", torchvision.ops.masks_to_boxes(one).tolist())
@@ -390,6 +403,7 @@ print("shapes box :", batch.boxes[0, :1].tolist(), "(pixel edges)")
 # %% [raw]
 # # BEGIN SOLUTION
 
+
 # %%
 def objects_per_class(labels, num_classes):
     # BEGIN SOLUTION
@@ -402,6 +416,7 @@ def objects_per_class(labels, num_classes):
 
 # %% [raw]
 # # BEGIN TESTS
+
 
 # %%
 def test_objects_per_class_small(objects_per_class):

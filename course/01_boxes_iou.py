@@ -110,6 +110,7 @@ S
 # %% [raw]
 # # BEGIN SOLUTION
 
+
 # %%
 def xyxy_to_cxcywh(boxes):
     # BEGIN SOLUTION
@@ -123,6 +124,7 @@ def xyxy_to_cxcywh(boxes):
 
 # %% [raw]
 # # BEGIN TESTS
+
 
 # %%
 def test_xyxy_to_cxcywh_example(xyxy_to_cxcywh):
@@ -221,6 +223,7 @@ except ValueError as err:
 # %% [raw]
 # # BEGIN SOLUTION
 
+
 # %%
 def iou_pair(a, b):
     # BEGIN SOLUTION
@@ -238,6 +241,7 @@ def iou_pair(a, b):
 
 # %% [raw]
 # # BEGIN TESTS
+
 
 # %%
 def test_iou_pair_examples(iou_pair):
@@ -325,7 +329,7 @@ widgets.interact(
     y=widgets.IntSlider(25, 0, 90, description="B top"),
     w=widgets.IntSlider(40, 2, 80, description="B width"),
     h=widgets.IntSlider(40, 2, 80, description="B height"),
-);
+)
 
 # %% [markdown]
 # ### From one pair to all pairs
@@ -349,6 +353,7 @@ widgets.interact(
 # %% [raw]
 # # BEGIN SOLUTION
 
+
 # %%
 def pairwise_iou(boxes1, boxes2):
     # BEGIN SOLUTION
@@ -367,6 +372,7 @@ def pairwise_iou(boxes1, boxes2):
 
 # %% [raw]
 # # BEGIN TESTS
+
 
 # %%
 def test_pairwise_iou_small(pairwise_iou):
@@ -432,7 +438,11 @@ test_pairwise_iou_matches_torchvision(pairwise_iou)
 
 # %%
 pairwise_fn = use_or_reference(
-    "Exercise 1.3", pairwise_iou, vboxes.box_iou, torch.tensor([[0.0, 0, 2, 2]]), torch.tensor([[1.0, 1, 3, 3]])
+    "Exercise 1.3",
+    pairwise_iou,
+    vboxes.box_iou,
+    torch.tensor([[0.0, 0, 2, 2]]),
+    torch.tensor([[1.0, 1, 3, 3]]),
 )
 g = torch.Generator().manual_seed(0)
 xy = torch.rand(200, 2, generator=g) * 100
@@ -475,6 +485,7 @@ print(f"double loop: {loop_s * 1e6:8.1f} µs per 100 pairs | broadcast: {vector_
 # %% [raw]
 # # BEGIN SOLUTION
 
+
 # %%
 def localization_hits(pred_labels, pred_boxes, gt_labels, gt_boxes, iou_threshold=0.5):
     # BEGIN SOLUTION
@@ -490,6 +501,7 @@ def localization_hits(pred_labels, pred_boxes, gt_labels, gt_boxes, iou_threshol
 
 # %% [raw]
 # # BEGIN TESTS
+
 
 # %%
 def test_localization_hits_example(localization_hits):
@@ -598,6 +610,7 @@ print(f"{NUM_CLASSES} classes: {world.shape_names}; images {tuple(test_images.sh
 # %% [raw]
 # # BEGIN SOLUTION
 
+
 # %%
 def smooth_l1(pred, target, beta=1.0):
     # BEGIN SOLUTION
@@ -611,6 +624,7 @@ def smooth_l1(pred, target, beta=1.0):
 
 # %% [raw]
 # # BEGIN TESTS
+
 
 # %%
 def test_smooth_l1_values(smooth_l1):
@@ -681,9 +695,16 @@ class TwoHeadNet(nn.Module):
         super().__init__()
         layers, cin = [], 3
         for cout in (width, 2 * width, 2 * width, 4 * width):
-            layers += [nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(), nn.MaxPool2d(2)]
+            layers += [
+                nn.Conv2d(cin, cout, 3, padding=1),
+                nn.BatchNorm2d(cout),
+                nn.ReLU(),
+                nn.MaxPool2d(2),
+            ]
             cin = cout
-        self.trunk = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(4), nn.Flatten(), nn.Linear(16 * cin, 256), nn.ReLU())
+        self.trunk = nn.Sequential(
+            *layers, nn.AdaptiveAvgPool2d(4), nn.Flatten(), nn.Linear(16 * cin, 256), nn.ReLU()
+        )
         self.boxes_per_image = num_classes if class_specific else 1
         self.cls_head = nn.Linear(256, num_classes)
         self.box_head = nn.Linear(256, 4 * self.boxes_per_image)
@@ -705,7 +726,9 @@ def train_localizer(box_loss: str, class_specific: bool, seed: int = 0, lam: flo
     def loss_fn(out, labels, boxes):
         logits, all_boxes = out
         # The box loss uses the box of the *true* class: the classifier is not trusted yet.
-        return F.cross_entropy(logits, labels) + lam * BOX_LOSSES[box_loss](model.pick_box(all_boxes, labels), boxes)
+        return F.cross_entropy(logits, labels) + lam * BOX_LOSSES[box_loss](
+            model.pick_box(all_boxes, labels), boxes
+        )
 
     history = fit(model, lambda step: shapes_batch(seed * 10**5 + step, S.batch), loss_fn, S.steps,
                   lr=3e-3, desc=f"{box_loss}, {'class-specific' if class_specific else 'agnostic'}")  # fmt: skip
@@ -723,7 +746,10 @@ def evaluate_localizer(model):
         "class acc": (pred == test_labels).float().mean().item(),
         "mean IoU": iou.mean().item(),
         "IoU>=0.5": (iou >= 0.5).float().mean().item(),
-        "loc acc": localization_correct(pred, pred_boxes, test_labels, true_boxes).float().mean().item(),
+        "loc acc": localization_correct(pred, pred_boxes, test_labels, true_boxes)
+        .float()
+        .mean()
+        .item(),
     }
 
 
@@ -745,7 +771,10 @@ for box_loss, specific in runs:
 header = f"{'box loss / head':26s}" + "".join(f"{k:>11s}" for k in next(iter(results.values())))
 print(header)
 for name, row in results.items():
-    print(f"{name:26s}" + "".join(f"{v:11.3f}" if k != "train s" else f"{v:11.1f}" for k, v in row.items()))
+    print(
+        f"{name:26s}"
+        + "".join(f"{v:11.3f}" if k != "train s" else f"{v:11.1f}" for k, v in row.items())
+    )
 
 # %% [markdown]
 # **The bar.** The best of these models must localize (right class and IoU ≥ 0.5) at least
@@ -755,7 +784,9 @@ for name, row in results.items():
 BAR = 0.80 if rt.fast else 0.95
 best = max(results, key=lambda k: results[k]["loc acc"])
 print(f"best: {best.strip()} with localization accuracy {results[best]['loc acc']:.3f} (bar {BAR})")
-assert results[best]["loc acc"] >= BAR, "below the bar: train longer (full mode) or check the exercises"
+assert results[best]["loc acc"] >= BAR, (
+    "below the bar: train longer (full mode) or check the exercises"
+)
 
 specific, agnostic = results["smooth-L1 class-specific"], results["smooth-L1 class-agnostic"]
 verdict = "beats" if specific["loc acc"] > agnostic["loc acc"] else "does not beat"

@@ -46,8 +46,10 @@ class ShapesConfig:
         num_shapes: shape classes used, the first ones of ``SHAPE_NAMES`` (3 or 4).
         num_colors: colours used, the first ones of ``COLOR_NAMES`` (1 to 5).
         min_size, max_size: side of an object's box as a fraction of ``image_size``.
-        max_overlap: largest IoU allowed between two objects' boxes; 0 keeps them apart,
-            1 lets them overlap freely (the later object occludes the earlier one).
+        max_overlap: largest IoU allowed between two objects' bounding squares; 0 keeps
+            them apart, 1 lets them overlap freely (the later object occludes the earlier one).
+            An object that finds no place within the limit is dropped, so a crowded config
+            can give fewer than ``min_objects`` objects (never fewer than one).
         background: ``plain`` (flat grey), ``noise`` (grainy) or ``texture`` (blotchy).
         clutter: distractor specks per image, painted under the objects.
         noise: standard deviation of the pixel noise added to every image.

@@ -1,0 +1,118 @@
+import pytest
+import torch
+
+from visioncourse.exercises import expect_close, expect_equal, use_or_reference
+from visioncourse.metrics import localization_correct
+from visioncourse.runtime import get_mode, seed_everything, sizes
+from visioncourse.train import fit
+
+
+def test_mode_from_argument_and_environment(monkeypatch):
+    assert get_mode("fast") == "fast" and get_mode("FULL") == "full"
+    monkeypatch.setenv("COURSE_MODE", "full")
+    assert get_mode() == "full"
+    monkeypatch.setenv("COURSE_MODE", "auto")
+    assert get_mode() == ("full" if torch.cuda.is_available() else "fast")
+    monkeypatch.setenv("COURSE_MODE", "turbo")
+    with pytest.raises(ValueError, match="COURSE_MODE must be one of"):
+        get_mode()
+
+
+def test_sizes_picks_by_mode_and_requires_same_keys():
+    assert sizes(dict(a=1), dict(a=2), mode="fast").a == 1
+    assert sizes(dict(a=1), dict(a=2), mode="full").a == 2
+    with pytest.raises(ValueError, match="same keys"):
+        sizes(dict(a=1), dict(b=2), mode="fast")
+
+
+def test_seed_everything_repeats_torch_draws():
+    seed_everything(3)
+    a = torch.rand(5)
+    seed_everything(3)
+    assert torch.equal(a, torch.rand(5))
+
+
+def test_feedback_names_exercise_input_expected_got_and_hint():
+    with pytest.raises(AssertionError) as err:
+        expect_close(
+            "Exercise 9.9 (thing)",
+            torch.tensor([1.0, 2.0]),
+            [1.0, 3.0],
+            inputs="x=[1, 2]",
+            hint="add one",
+        )
+    text = str(err.value)
+    for part in ("Exercise 9.9 (thing)", "x=[1, 2]", "expected", "[1.0, 3.0]", "got", "add one"):
+        assert part in text
+
+
+def test_feedback_for_unfinished_wrong_type_and_shape():
+    with pytest.raises(AssertionError, match="not done yet"):
+        expect_close("Ex", None, [1.0])
+    with pytest.raises(AssertionError, match="should return a tensor"):
+        expect_close("Ex", "1.0", [1.0])
+    with pytest.raises(AssertionError, match="wrong shape"):
+        expect_close("Ex", torch.zeros(2), torch.zeros(3))
+    expect_close("Ex", 0.5, 0.5)  # plain numbers are fine
+    with pytest.raises(AssertionError, match="wrong value"):
+        expect_equal("Ex", torch.tensor([1, 2]), torch.tensor([1, 3]))
+
+
+def test_use_or_reference_falls_back_and_says_so(capsys):
+    def reference(x):
+        return x * 2
+
+    def unfinished(x): ...
+
+    def wrong(x):
+        return x * 3
+
+    def broken(x):
+        raise IndexError("oops")
+
+    for student in (unfinished, wrong, broken, None):
+        assert use_or_reference("Exercise 1.2", student, reference, torch.ones(2)) is reference
+        assert "Exercise 1.2" in capsys.readouterr().out
+
+    def right(x):
+        return x + x
+
+    assert use_or_reference("Exercise 1.2", right, reference, torch.ones(2)) is right
+    assert capsys.readouterr().out == ""
+
+
+def test_localization_correct_needs_class_and_iou():
+    gt_boxes = torch.tensor([[0.0, 0, 10, 10]] * 4)
+    gt_labels = torch.tensor([1, 1, 2, 2])
+    pred_boxes = torch.tensor([[0.0, 0, 10, 10], [0, 0, 10, 4], [0, 0, 10, 5], [0, 0, 10, 10]])
+    pred_labels = torch.tensor([1, 1, 2, 1])
+    hits = localization_correct(pred_labels, pred_boxes, gt_labels, gt_boxes)
+    assert hits.tolist() == [True, False, True, False]  # IoU 0.4 fails, exactly 0.5 passes
+    top2 = localization_correct(
+        torch.stack([pred_labels, gt_labels], 1),
+        torch.stack([pred_boxes, gt_boxes], 1),
+        gt_labels,
+        gt_boxes,
+    )
+    assert top2.all()
+    with pytest.raises(ValueError, match="pred_boxes must have shape"):
+        localization_correct(pred_labels, pred_boxes[:, None].repeat(1, 2, 1), gt_labels, gt_boxes)
+
+
+def test_fit_lowers_the_loss():
+    torch.manual_seed(0)
+    x = torch.randn(64, 3)
+    y = x @ torch.tensor([1.0, -2.0, 0.5])
+    model = torch.nn.Linear(3, 1)
+    history = fit(
+        model,
+        lambda step: (x, y),
+        lambda out, t: ((out[:, 0] - t) ** 2).mean(),
+        200,
+        lr=0.1,
+        progress=False,
+    )
+    assert history.losses[-1] < 0.01 * history.losses[0]
+    assert history.images == 64 * 200 and history.seconds > 0
+    with pytest.raises(ValueError, match="steps"):
+        fit(model, lambda step: (x, y), lambda out, t: out.sum(), 0)

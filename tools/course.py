@@ -1,0 +1,275 @@
+"""Instructor tools: build student notebooks, check them, grade a folder of submissions.
+
+    python tools/course.py student            # masters -> course/student/<chapter>/ (+ autograders)
+    python tools/course.py check              # student build is current and leaks no solution
+    python tools/course.py grade DIR [--timeout S]
+
+Otter-grader does the real work (solution stripping, test files, running submissions); this
+file only loops over chapters and students and collects otter's results into a gradebook.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import tomllib
+
+ROOT = Path(__file__).resolve().parent.parent
+COURSE = ROOT / "course"
+STUDENT = COURSE / "student"
+AUTOGRADERS = ROOT / "build" / "autograder"
+README = ROOT / "README.md"
+REPO_LINE = re.compile(r'^COURSE_REPO = "[^"]*"$', re.M)
+
+
+def masters() -> list[Path]:
+    return sorted(COURSE.glob("[0-9][0-9]_*.py"))
+
+
+def repo_url() -> str:
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    return meta["project"]["urls"]["Repository"]
+
+
+def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)
+
+
+# ----------------------------------------------------------------------------- student build
+
+
+def sync_repo_url() -> None:
+    """Write pyproject's repository URL into every master's setup cell and the README badges."""
+    url = repo_url()
+    for master in masters():
+        text = master.read_text()
+        new = REPO_LINE.sub(f'COURSE_REPO = "{url}"', text)
+        if new != text:
+            master.write_text(new)
+    if README.exists():
+        text = README.read_text()
+        start, end = "<!-- syllabus:start -->", "<!-- syllabus:end -->"
+        if start in text and end in text:
+            head, rest = text.split(start, 1)
+            _, tail = rest.split(end, 1)
+            README.write_text(head + start + "\n" + syllabus_table(url) + end + tail)
+
+
+def chapter_title(master: Path) -> str:
+    match = re.search(r"^# # Chapter \d+ — (.+)$", master.read_text(), re.M)
+    return match.group(1).strip() if match else master.stem
+
+
+def syllabus_table(url: str) -> str:
+    path = url.replace("https://github.com/", "")
+    rows = ["| # | chapter | open |", "|---|---|---|"]
+    for master in masters():
+        ch = master.stem
+        badge = (
+            f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+            f"(https://colab.research.google.com/github/{path}/blob/main/course/student/{ch}/{ch}.ipynb)"
+        )
+        rows.append(f"| {ch[:2]} | {chapter_title(master)} | {badge} |")
+    return "\n".join(rows) + "\n"
+
+
+def assign(master: Path, out: Path) -> Path:
+    """jupytext + otter assign for one master; returns otter's output folder."""
+    work = out / master.stem
+    work.mkdir(parents=True)
+    notebook = work / f"{master.stem}.ipynb"
+    run([sys.executable, "-m", "jupytext", "--to", "ipynb", "-q", "-o", str(notebook), str(master)])
+    run(
+        [sys.executable, "-m", "otter", "assign", "--no-pdfs", str(notebook), str(work / "dist")],
+        cwd=work,
+    )
+    return work / "dist"
+
+
+def stable_cell_ids(notebook: Path) -> None:
+    """Replace the random cell ids nbformat assigns, so a rebuild is byte-identical."""
+    nb = json.loads(notebook.read_text())
+    for i, cell in enumerate(nb["cells"]):
+        cell["id"] = f"cell-{i:03d}"
+    notebook.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+
+
+def build_students(dest: Path = STUDENT, autograders: Path | None = AUTOGRADERS) -> None:
+    """Write every student notebook and its public tests to dest/<chapter>/."""
+    sync_repo_url()
+    with tempfile.TemporaryDirectory() as tmp:
+        for master in masters():
+            dist = assign(master, Path(tmp))
+            target = dest / master.stem
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.copytree(dist / "student", target)
+            stable_cell_ids(target / f"{master.stem}.ipynb")
+            if autograders is not None:
+                autograders.mkdir(parents=True, exist_ok=True)
+                zip_path = next((dist / "autograder").glob("*.zip"))
+                shutil.copy(zip_path, autograders / f"{master.stem}.zip")
+            print(f"built {target}")
+
+
+def solution_lines(master: Path) -> list[str]:
+    """The code lines between BEGIN/END SOLUTION markers of a master (stripped)."""
+    lines, inside = [], False
+    for line in master.read_text().splitlines():
+        stripped = line.strip()
+        if stripped == "# BEGIN SOLUTION":
+            inside = True
+        elif stripped == "# END SOLUTION":
+            inside = False
+        elif inside and stripped and not stripped.startswith("#"):
+            lines.append(stripped)
+    return lines
+
+
+def check_students() -> list[str]:
+    """Problems with the committed student build: stale (differs from a rebuild) or leaking."""
+    problems = []
+    with tempfile.TemporaryDirectory() as tmp:
+        fresh = Path(tmp) / "student"
+        build_students(fresh, autograders=None)
+        for master in masters():
+            committed = STUDENT / master.stem
+            for new in sorted((fresh / master.stem).rglob("*")):
+                if new.is_file():
+                    old = committed / new.relative_to(fresh / master.stem)
+                    if not old.exists() or old.read_bytes() != new.read_bytes():
+                        problems.append(f"{old.relative_to(ROOT)} is stale: run `make student`")
+    for master in masters():
+        notebook = STUDENT / master.stem / f"{master.stem}.ipynb"
+        if not notebook.exists():
+            problems.append(f"{notebook.relative_to(ROOT)} is missing: run `make student`")
+            continue
+        cells = json.loads(notebook.read_text())["cells"]
+        code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+        code_lines = {line.strip() for line in code.splitlines()}
+        for line in solution_lines(master):
+            if line in code_lines:
+                problems.append(f"{notebook.relative_to(ROOT)} leaks a solution line: {line!r}")
+    return problems
+
+
+# ----------------------------------------------------------------------------- grading
+
+
+def exercise_points(zip_path: Path) -> dict[str, float]:
+    """Exercise name -> points, read from the autograder's test files."""
+    import zipfile
+
+    points = {}
+    with zipfile.ZipFile(zip_path) as z:
+        for name in sorted(z.namelist()):
+            if name.startswith("tests/") and name.endswith(".py"):
+                match = re.search(r"^points = ([\d.]+)", z.read(name).decode(), re.M)
+                points[Path(name).stem] = float(match.group(1)) if match else 1.0
+    return points
+
+
+def grade_notebook(notebook: Path, zip_path: Path, timeout: float) -> tuple[dict[str, float], str]:
+    """Scores per exercise and a feedback text for one submitted notebook. Never raises."""
+    import nbformat
+
+    try:
+        nbformat.validate(nbformat.read(notebook, as_version=4))
+    except Exception as err:  # not JSON, not a notebook, or a broken one
+        return {}, f"not a valid Jupyter notebook ({type(err).__name__}); scored 0"
+    with tempfile.TemporaryDirectory() as out:
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-m", "otter", "run", "-a", str(zip_path), "-o", out, str(notebook)],
+                capture_output=True, text=True, timeout=timeout, start_new_session=True,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired:
+            return {}, f"did not finish within {timeout:.0f} s (an endless loop?); scored 0"
+        results = Path(out) / "results.json"
+        if not results.exists():
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+            return {}, "the autograder could not run this notebook; scored 0\n  " + "\n  ".join(
+                tail
+            )
+        tests = json.loads(results.read_text())["tests"]
+    scores = {t["name"]: float(t["score"]) for t in tests if "score" in t}
+    text = "\n\n".join(f"[{t['name']}] {t.get('score', '')}/{t.get('max_score', '')}\n{t.get('output', '')}"
+                       for t in tests if "score" in t)  # fmt: skip
+    return scores, text
+
+
+def grade(submissions: Path, timeout: float = 300.0) -> Path:
+    """Grade every student folder in ``submissions``; write gradebook.csv and feedback files."""
+    if not submissions.is_dir():
+        raise SystemExit(f"{submissions} is not a folder of student folders")
+    chapters = [m.stem for m in masters()]
+    missing = [c for c in chapters if not (AUTOGRADERS / f"{c}.zip").exists()]
+    if missing:
+        print(f"building the autograders first ({', '.join(missing)})")
+        with tempfile.TemporaryDirectory() as tmp:
+            build_students(Path(tmp), autograders=AUTOGRADERS)
+    columns = [
+        (c, q, p) for c in chapters for q, p in exercise_points(AUTOGRADERS / f"{c}.zip").items()
+    ]
+    feedback_dir = submissions / "feedback"
+    feedback_dir.mkdir(exist_ok=True)
+    rows = []
+    students = sorted(p for p in submissions.iterdir() if p.is_dir() and p.name != "feedback")
+    for student in students:
+        row, notes = {"student": student.name}, [f"Feedback for {student.name}"]
+        for chapter in chapters:
+            notebook = student / f"{chapter}.ipynb"
+            if not notebook.exists():
+                scores, text = {}, "not submitted"
+            else:
+                scores, text = grade_notebook(notebook, AUTOGRADERS / f"{chapter}.zip", timeout)
+            notes.append(f"\n=== {chapter} ===\n{text}")
+            for c, q, _ in columns:
+                if c == chapter:
+                    row[f"{c}/{q}"] = scores.get(q, 0.0)
+            print(f"{student.name:20s} {chapter}: {sum(scores.values()):g} points")
+        row["total"] = sum(v for k, v in row.items() if "/" in k)
+        rows.append(row)
+        (feedback_dir / f"{student.name}.txt").write_text("\n".join(notes) + "\n")
+    gradebook = submissions / "gradebook.csv"
+    fields = ["student"] + [f"{c}/{q}" for c, q, _ in columns] + ["total"]
+    with gradebook.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerow({"student": "max points", **{f"{c}/{q}": p for c, q, p in columns},
+                         "total": sum(p for *_, p in columns)})  # fmt: skip
+        writer.writerows(rows)
+    print(f"wrote {gradebook} and {len(rows)} feedback files in {feedback_dir}")
+    return gradebook
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("student", help="build student notebooks and autograders")
+    sub.add_parser("check", help="fail if the student build is stale or leaks solutions")
+    g = sub.add_parser("grade", help="grade a folder of student folders")
+    g.add_argument("submissions", type=Path)
+    g.add_argument("--timeout", type=float, default=300.0, help="seconds per notebook")
+    args = parser.parse_args(argv)
+    if args.command == "student":
+        build_students()
+    elif args.command == "check":
+        problems = check_students()
+        print("\n".join(problems) or "student notebooks are current and leak no solution")
+        raise SystemExit(1 if problems else 0)
+    else:
+        grade(args.submissions, args.timeout)
+
+
+if __name__ == "__main__":
+    main()
