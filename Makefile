@@ -24,8 +24,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (visioncourse)"
 	touch $(STAMP)
 
+# --allow-root only when run as root (containers), where JupyterLab otherwise refuses to start.
 lab: install
-	$(BIN)/jupyter lab course/student
+	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root,) course/student
 
 test: install lint unit check-student notebooks
 
