@@ -233,10 +233,9 @@ def shape_masks(scene: Scene, image_size: int) -> Tensor:
     return along_x <= along_y
 
 
-def _shape_boxes(scene: Scene, image_size: int) -> Tensor:
+def _separable_boxes(along_x: Tensor, along_y: Tensor) -> Tensor:
     """Tight pixel boxes of the amodal masks, (n, K, 4), without touching the H x W grid:
     column x is used iff along_x[x] <= max_y along_y, row y iff min_x along_x <= along_y[y]."""
-    along_x, along_y = _separable(scene, image_size)
     cols = along_x[..., 0, :] <= along_y[..., 0].amax(-1, keepdim=True)  # (n, K, W)
     rows = along_x[..., 0, :].amin(-1, keepdim=True) <= along_y[..., 0]  # (n, K, H)
     return _edges_to_boxes(cols, rows)
@@ -437,7 +436,8 @@ def render(scene: Scene, config: ShapesConfig, gen: torch.Generator) -> ShapesBa
     cfg, n = config, scene.present.shape[0]
     device = scene.center.device
     side, K = cfg.image_size, scene.present.shape[1]
-    amodal = shape_masks(scene, side)
+    along_x, along_y = _separable(scene, side)
+    amodal = along_x <= along_y  # shape_masks, sharing the vectors with the boxes below
     # Which slot is seen at each pixel (0: background): the last slot covering it wins.
     slot_ids = torch.arange(1, K + 1, device=device, dtype=torch.uint8)[None, :, None, None]
     seen = (amodal * slot_ids).amax(1)  # (n, H, W) uint8
@@ -462,7 +462,7 @@ def render(scene: Scene, config: ShapesConfig, gen: torch.Generator) -> ShapesBa
         images = _add_noise(images, cfg.noise, gen)
     return ShapesBatch(
         images=images.clamp_(0, 1),
-        boxes=_shape_boxes(scene, side),
+        boxes=_separable_boxes(along_x, along_y),
         labels=labels,
         masks=visible,
         semantic=semantic,
