@@ -135,3 +135,87 @@ def test_property_self_iou_is_one_for_boxes_with_area(a):
     has_area = vb.box_area(a) > 0
     diag = vb.box_iou(a, a).diagonal()
     torch.testing.assert_close(diag[has_area], torch.ones_like(diag[has_area]))
+
+
+# --- NMS -----------------------------------------------------------------------------------
+
+
+def nms_cases():
+    """Random sets with many overlaps, plus tied scores and identical boxes."""
+    for seed in range(20):
+        g = torch.Generator().manual_seed(seed)
+        n = int(torch.randint(1, 120, (1,), generator=g))
+        xy = torch.rand(n, 2, generator=g) * 60
+        boxes = torch.cat((xy, xy + 5 + torch.rand(n, 2, generator=g) * 40), dim=1)
+        scores = torch.rand(n, generator=g)
+        if seed % 3 == 0:  # coarse scores: many exact ties
+            scores = (scores * 4).floor() / 4
+        if seed % 4 == 0:  # exact duplicates of some boxes, with equal and unequal scores
+            boxes[n // 2 :] = boxes[: n - n // 2].clone()
+        yield boxes, scores, torch.randint(0, 3, (n,), generator=g)
+
+
+@pytest.mark.parametrize("iou_threshold", [0.0, 0.3, 0.5, 0.7, 1.0])
+def test_nms_keeps_the_same_indices_as_torchvision(iou_threshold):
+    for boxes, scores, _ in nms_cases():
+        ours = vb.nms(boxes, scores, iou_threshold)
+        theirs = torchvision.ops.nms(boxes, scores, iou_threshold)
+        assert torch.equal(ours, theirs), (iou_threshold, ours, theirs)
+
+
+@pytest.mark.parametrize("iou_threshold", [0.3, 0.5])
+def test_batched_nms_keeps_the_same_indices_as_torchvision(iou_threshold):
+    for boxes, scores, idxs in nms_cases():
+        ours = vb.batched_nms(boxes, scores, idxs, iou_threshold)
+        theirs = torchvision.ops.batched_nms(boxes, scores, idxs, iou_threshold)
+        assert torch.equal(ours, theirs)
+
+
+def test_nms_small_hand_case_and_empty_input():
+    boxes = torch.tensor([[0.0, 0, 10, 10], [1, 1, 11, 11], [20, 20, 30, 30], [0, 0, 10, 10]])
+    scores = torch.tensor([0.9, 0.8, 0.7, 0.9])
+    # Box 1 overlaps box 0 with IoU 81/119 = 0.68; box 3 is box 0 again with a tied score.
+    assert vb.nms(boxes, scores, 0.5).tolist() == [0, 2]
+    assert vb.nms(boxes, scores, 0.7).tolist() == [0, 1, 2]
+    assert vb.batched_nms(boxes, scores, torch.tensor([0, 0, 0, 1]), 0.5).tolist() == [0, 3, 2]
+    assert vb.nms(torch.zeros(0, 4), torch.zeros(0), 0.5).shape == (0,)
+    assert vb.batched_nms(torch.zeros(0, 4), torch.zeros(0), torch.zeros(0), 0.5).shape == (0,)
+    with pytest.raises(ValueError, match="scores must have shape"):
+        vb.nms(boxes, scores[:2], 0.5)
+
+
+# --- box coding ----------------------------------------------------------------------------
+
+
+def sized_boxes(n: int, seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    xy = torch.rand(n, 2, generator=g) * 100
+    return torch.cat((xy, xy + 5 + torch.rand(n, 2, generator=g) * 50), dim=1)
+
+
+@pytest.mark.parametrize("weights", [(1.0, 1.0, 1.0, 1.0), (10.0, 10.0, 5.0, 5.0)])
+def test_box_coding_matches_torchvision_and_round_trips(weights):
+    from torchvision.models.detection._utils import BoxCoder as TorchvisionBoxCoder
+
+    theirs, ours = TorchvisionBoxCoder(weights), vb.BoxCoder(weights)
+    # Sizes within 5..55 px keep dw, dh below the clip, so decoding inverts encoding.
+    reference, proposals = sized_boxes(200, 1), sized_boxes(200, 2)
+    codes = ours.encode_single(reference, proposals)
+    torch.testing.assert_close(codes, theirs.encode_single(reference, proposals))
+    torch.testing.assert_close(ours.decode_single(codes, proposals), reference, atol=1e-3, rtol=0)
+    many = torch.randn(200, 12)  # three classes' worth of codes per box
+    torch.testing.assert_close(
+        ours.decode_single(many, proposals), theirs.decode_single(many, proposals)
+    )
+
+
+def test_box_coding_readable_cases_and_clip():
+    proposal = torch.tensor([[0.0, 0, 10, 20]])
+    # Move right by a quarter of the width; half as wide; same height.
+    target = torch.tensor([[5.0, 0, 10, 20]])
+    codes = vb.encode_boxes(target, proposal)
+    torch.testing.assert_close(codes, torch.tensor([[0.25, 0.0, torch.log(torch.tensor(0.5)), 0]]))
+    huge = vb.decode_boxes(torch.tensor([[0.0, 0, 100, 100]]), proposal)
+    assert torch.isfinite(huge).all()  # dw, dh are clipped before exp()
+    with pytest.raises(ValueError, match="rel_codes"):
+        vb.decode_boxes(torch.zeros(2, 5), torch.zeros(2, 4))

@@ -1,0 +1,188 @@
+"""Detection AP: hand-computed VOC cases, the devkit's loop, and pycocotools (COCO 101-point)."""
+
+import contextlib
+import io
+
+import numpy as np
+import pytest
+import torch
+
+from visioncourse.metrics import average_precision, mean_average_precision
+
+
+def det(boxes, scores, labels):
+    return {
+        "boxes": torch.tensor(boxes, dtype=torch.float).view(-1, 4),
+        "scores": torch.tensor(scores, dtype=torch.float),
+        "labels": torch.tensor(labels, dtype=torch.long),
+    }
+
+
+def gt(boxes, labels):
+    return {
+        "boxes": torch.tensor(boxes, dtype=torch.float).view(-1, 4),
+        "labels": torch.tensor(labels, dtype=torch.long),
+    }
+
+
+def test_average_precision_hand_computed_curve():
+    # Detections by score: hit, miss, hit, with 3 ground-truth boxes.
+    precision = torch.tensor([1.0, 0.5, 2 / 3])
+    recall = torch.tensor([1 / 3, 1 / 3, 2 / 3])
+    # Envelope: 1 up to recall 1/3, then 2/3 up to recall 2/3, then nothing.
+    assert average_precision(precision, recall, "voc").item() == pytest.approx(1 / 3 + 2 / 9)
+    # 11 points: recall 0, .1, .2, .3 -> 1; .4, .5, .6 -> 2/3; .7 ... 1 -> 0.
+    assert average_precision(precision, recall, "voc11").item() == pytest.approx((4 + 2) / 11)
+    # 101 points: 0 .. 0.33 (34 points) -> 1; 0.34 .. 0.66 (33 points) -> 2/3.
+    assert average_precision(precision, recall, "coco101").item() == pytest.approx(
+        (34 + 33 * 2 / 3) / 101
+    )
+    assert average_precision(torch.zeros(0), torch.zeros(0), "voc").item() == 0.0
+    assert average_precision(torch.zeros(0), torch.zeros(0), "coco101").item() == 0.0
+
+
+def test_voc_map_small_scene_by_hand():
+    targets = [gt([[0, 0, 10, 10], [20, 20, 30, 30]], [1, 1]), gt([[0, 0, 10, 10]], [2])]
+    preds = [
+        # class 1: a hit (0.9), a duplicate of it (0.8: false positive), a miss (0.7)
+        det([[0, 0, 10, 10], [1, 1, 10, 10], [50, 50, 60, 60]], [0.9, 0.8, 0.7], [1, 1, 1]),
+        # class 2: a box that is IoU 0.5 exactly (VOC needs > 0.5: a miss), then a hit
+        det([[0, 0, 10, 5], [0, 0, 10, 10]], [0.95, 0.6], [2, 2]),
+    ]
+    out = mean_average_precision(preds, targets, interpolation="voc")
+    # class 1: precision 1, 1/2, 1/3 at recall 1/2 -> AP 1/2.  class 2: P 0, 1/2 at R 0, 1
+    # -> envelope 1/2 up to recall 1 -> AP 1/2.
+    assert out["classes"].tolist() == [1, 2]
+    torch.testing.assert_close(out["map_per_class"], torch.tensor([0.5, 0.5], dtype=torch.float64))
+    assert out["map"].item() == pytest.approx(0.5)
+
+
+def test_classes_without_ground_truth_or_predictions():
+    targets = [gt([[0, 0, 10, 10]], [1]), gt([], [])]
+    preds = [det([], [], []), det([[0, 0, 10, 10]], [0.9], [3])]
+    out = mean_average_precision(preds, targets)
+    assert out["classes"].tolist() == [1, 3]
+    assert out["map_per_class"].tolist() == [0.0, -1.0]  # missed class; class with no truth
+    assert out["map"].item() == 0.0
+    empty = mean_average_precision([det([], [], [])], [gt([], [])])
+    assert empty["map"].item() == -1.0 and len(empty["classes"]) == 0
+
+
+def test_bad_inputs_raise_clear_errors():
+    with pytest.raises(ValueError, match="one dict per image"):
+        mean_average_precision([det([], [], [])], [])
+    with pytest.raises(ValueError, match="has no"):
+        mean_average_precision([{"boxes": torch.zeros(0, 4)}], [gt([], [])])
+    with pytest.raises(ValueError, match="must have shape"):
+        mean_average_precision([det([[0, 0, 1, 1]], [0.5, 0.2], [1])], [gt([], [])])
+    with pytest.raises(ValueError, match="interpolation"):
+        mean_average_precision([], [], interpolation="voc12")
+
+
+def random_detection_set(seed: int, images: int = 12, classes: int = 4):
+    """Clustered boxes (many overlaps), coarse scores (ties), empty images, unseen classes."""
+    g = torch.Generator().manual_seed(seed)
+    preds, targets = [], []
+    for i in range(images):
+        m = 0 if i % 5 == 4 else int(torch.randint(1, 7, (1,), generator=g))
+        centres = torch.rand(m, 2, generator=g) * 60
+        if i % 3 == 0:  # a crowd: boxes of one class piled on each other
+            centres = centres[:1] + torch.randn(m, 2, generator=g) * 3
+        sizes = 8 + torch.rand(m, 2, generator=g) * 20
+        gt_boxes = torch.cat((centres - sizes / 2, centres + sizes / 2), 1)
+        gt_labels = torch.randint(1, classes, (m,), generator=g)  # class `classes` never in gt
+        if i % 3 == 0:
+            gt_labels[:] = 1
+        n = int(torch.randint(0, 10, (1,), generator=g))
+        source = torch.randint(0, max(m, 1), (n,), generator=g)
+        jitter = torch.randn(n, 4, generator=g) * 4
+        base = gt_boxes[source] if m else torch.tensor([[10.0, 10, 30, 30]]).repeat(n, 1)
+        boxes = base + jitter
+        boxes = torch.cat((boxes[:, :2], torch.max(boxes[:, 2:], boxes[:, :2] + 1)), 1)
+        labels = torch.where(
+            torch.rand(n, generator=g) < 0.8,
+            gt_labels[source] if m else torch.ones(n, dtype=torch.long),
+            torch.randint(1, classes + 1, (n,), generator=g),
+        )
+        scores = (torch.rand(n, generator=g) * 5).round() / 5  # ties
+        preds.append({"boxes": boxes, "scores": scores, "labels": labels})
+        targets.append({"boxes": gt_boxes, "labels": gt_labels})
+    return preds, targets
+
+
+def pycocotools_ap50(preds, targets) -> float:
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    classes = sorted({int(c) for d in preds + targets for c in d["labels"]})
+    images, annotations, results = [], [], []
+    for i, (p, t) in enumerate(zip(preds, targets)):
+        images.append({"id": i, "width": 100, "height": 100})
+        for box, label in zip(t["boxes"].tolist(), t["labels"].tolist()):
+            x1, y1, x2, y2 = box
+            annotations.append({"id": len(annotations) + 1, "image_id": i, "category_id": label,
+                                "bbox": [x1, y1, x2 - x1, y2 - y1], "area": (x2 - x1) * (y2 - y1),
+                                "iscrowd": 0})  # fmt: skip
+        for box, score, label in zip(p["boxes"].tolist(), p["scores"].tolist(),
+                                     p["labels"].tolist()):  # fmt: skip
+            x1, y1, x2, y2 = box
+            results.append({"image_id": i, "category_id": label, "score": score,
+                            "bbox": [x1, y1, x2 - x1, y2 - y1]})  # fmt: skip
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco = COCO()
+        coco.dataset = {"images": images, "annotations": annotations,
+                        "categories": [{"id": c} for c in classes]}  # fmt: skip
+        coco.createIndex()
+        evaluator = COCOeval(coco, coco.loadRes(results) if results else COCO(), "bbox")
+        evaluator.evaluate()
+        evaluator.accumulate()
+        evaluator.summarize()
+    return float(evaluator.stats[1])  # AP at IoU 0.5, all areas, 100 detections
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_coco101_agrees_with_pycocotools(seed):
+    preds, targets = random_detection_set(seed)
+    ours = mean_average_precision(preds, targets, iou_threshold=0.5, interpolation="coco101")
+    assert ours["map"].item() == pytest.approx(pycocotools_ap50(preds, targets), abs=1e-4)
+
+
+def voc_devkit_ap(preds, targets, cls, threshold=0.5):
+    """A plain transliteration of the VOC devkit's loop (voc_eval), for one class."""
+    dets = [(s, i, b) for i, p in enumerate(preds)
+            for b, s, c in zip(p["boxes"].tolist(), p["scores"].tolist(), p["labels"].tolist())
+            if c == cls]  # fmt: skip
+    dets.sort(key=lambda d: -d[0])  # Python's sort is stable: ties stay in image order
+    truth = {i: [b for b, c in zip(t["boxes"].tolist(), t["labels"].tolist()) if c == cls]
+             for i, t in enumerate(targets)}  # fmt: skip
+    used = {i: [False] * len(v) for i, v in truth.items()}
+    npos = sum(len(v) for v in truth.values())
+    tp, fp = [], []
+    for _, i, (x1, y1, x2, y2) in dets:
+        best, jbest = -np.inf, -1
+        for j, (a1, b1, a2, b2) in enumerate(truth[i]):
+            iw, ih = max(min(x2, a2) - max(x1, a1), 0), max(min(y2, b2) - max(y1, b1), 0)
+            union = (x2 - x1) * (y2 - y1) + (a2 - a1) * (b2 - b1) - iw * ih
+            if iw * ih / union > best:
+                best, jbest = iw * ih / union, j
+        hit = best > threshold and not used[i][jbest]
+        if hit:
+            used[i][jbest] = True
+        tp.append(float(hit))
+        fp.append(float(not hit))
+    tp, fp = np.cumsum(tp), np.cumsum(fp)
+    rec, prec = tp / npos, tp / np.maximum(tp + fp, np.finfo(np.float64).eps)
+    mrec, mpre = np.concatenate(([0.0], rec, [1.0])), np.concatenate(([0.0], prec, [0.0]))
+    for k in range(len(mpre) - 1, 0, -1):
+        mpre[k - 1] = max(mpre[k - 1], mpre[k])
+    k = np.where(mrec[1:] != mrec[:-1])[0]
+    return float(np.sum((mrec[k + 1] - mrec[k]) * mpre[k + 1]))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_voc_agrees_with_the_devkit_loop(seed):
+    preds, targets = random_detection_set(seed)
+    ours = mean_average_precision(preds, targets, iou_threshold=0.5, interpolation="voc")
+    for cls, ap in zip(ours["classes"].tolist(), ours["map_per_class"].tolist()):
+        if ap >= 0:
+            assert ap == pytest.approx(voc_devkit_ap(preds, targets, cls), abs=1e-9)
