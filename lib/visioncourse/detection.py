@@ -93,3 +93,36 @@ def label_proposals(proposals: Tensor, gt_boxes: Tensor, gt_labels: Tensor, fg_i
     labels[best_iou < fg_iou_threshold] = -1
     labels[best_iou < bg_iou_threshold] = 0
     return labels, gt_boxes[best], best_iou
+
+
+def window_boxes(height: int, width: int, window: int, stride: int) -> Tensor:
+    """All ``window x window`` windows at multiples of ``stride`` inside a ``height x width``
+    image: Tensor[N, 4] (x1, y1, x2, y2), row-major (the top row first, left to right)."""
+    if window > min(height, width) or window < 1 or stride < 1:
+        raise ValueError(
+            f"need 1 <= window <= min(height, width) and stride >= 1; got window={window}, "
+            f"stride={stride} for a {height}x{width} image"
+        )
+    ys = torch.arange(0, height - window + 1, stride, dtype=torch.float)
+    xs = torch.arange(0, width - window + 1, stride, dtype=torch.float)
+    y, x = torch.meshgrid(ys, xs, indexing="ij")
+    return torch.stack((x, y, x + window, y + window), dim=-1).reshape(-1, 4)
+
+
+def fc_to_conv(linear: torch.nn.Linear, in_channels: int, kernel_size: int) -> torch.nn.Conv2d:
+    """The ``kernel_size x kernel_size`` convolution that computes ``linear`` on every window of
+    a ``(N, in_channels, H, W)`` map (Overfeat's convolutionalization); weights are copied.
+
+    ``linear`` must read a flattened ``(in_channels, kernel_size, kernel_size)`` input.
+    """
+    expected = in_channels * kernel_size * kernel_size
+    if linear.in_features != expected:
+        raise ValueError(
+            f"linear reads {linear.in_features} inputs, not in_channels * kernel_size**2 = "
+            f"{expected}"
+        )
+    conv = torch.nn.Conv2d(in_channels, linear.out_features, kernel_size).to(linear.weight)
+    with torch.no_grad():
+        conv.weight.copy_(linear.weight.view(conv.weight.shape))
+        conv.bias.copy_(linear.bias)
+    return conv
