@@ -36,6 +36,12 @@ def fill_in(nb: dict, function: str, body: str) -> dict:
     return nb
 
 
+def master_points(chapter: str) -> float:
+    """Points of a chapter, read from its master's `# points: N` question headers."""
+    text = (ROOT / "course" / f"{chapter}.py").read_text()
+    return sum(float(p) for p in re.findall(r"^# points: ([0-9.]+)$", text, flags=re.M))
+
+
 def read_gradebook(folder: Path) -> dict:
     with (folder / "gradebook.csv").open() as f:
         return {row["student"]: row for row in csv.DictReader(f)}
@@ -67,8 +73,10 @@ def test_grading_a_class(tmp_path):
 
     subprocess.run(TOOL + ["grade", str(tmp_path), "--timeout", "300"], check=True)
     book = read_gradebook(tmp_path)
-    assert float(book["max points"]["total"]) == 16  # 4 points in chapter 00, 12 in chapter 01
-    assert float(book["ada"]["total"]) == 16
+    every_chapter = sum(master_points(m.stem) for m in (ROOT / "course").glob("[0-9][0-9]_*.py"))
+    assert float(book["max points"]["total"]) == every_chapter
+    assert master_points(ch0) == 4 and master_points(ch1) == 12
+    assert float(book["ada"]["total"]) == 16  # both submitted chapters in full
     assert float(book["bo"][f"{ch0}/ex0_3"]) == 1 and float(book["bo"]["total"]) == 1
     assert float(book["cy"]["total"]) == 1  # a crash costs only what it breaks
     assert float(book["di"]["total"]) == 0
