@@ -120,17 +120,21 @@ def build_students(dest: Path = STUDENT, autograders: Path | None = AUTOGRADERS)
 
 
 def solution_lines(master: Path) -> list[str]:
-    """The code lines between BEGIN/END SOLUTION markers of a master (stripped)."""
-    lines, inside = [], False
+    """The code lines found only between BEGIN/END SOLUTION markers of a master (stripped).
+
+    A line that also occurs outside the solutions (``)``, ``with torch.no_grad():``) is the
+    notebook's own code, not a leak.
+    """
+    solution, elsewhere, inside = [], set(), False
     for line in master.read_text().splitlines():
         stripped = line.strip()
         if stripped == "# BEGIN SOLUTION":
             inside = True
         elif stripped == "# END SOLUTION":
             inside = False
-        elif inside and stripped and not stripped.startswith("#"):
-            lines.append(stripped)
-    return lines
+        elif stripped and not stripped.startswith("#"):
+            (solution.append if inside else elsewhere.add)(stripped)
+    return [line for line in solution if line not in elsewhere]
 
 
 def check_students() -> list[str]:
