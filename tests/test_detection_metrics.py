@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from visioncourse.metrics import average_precision, mean_average_precision
+from visioncourse.metrics import average_precision, coco_map, mean_average_precision
 
 
 def det(boxes, scores, labels):
@@ -79,16 +79,17 @@ def test_bad_inputs_raise_clear_errors():
         mean_average_precision([], [], interpolation="voc12")
 
 
-def random_detection_set(seed: int, images: int = 12, classes: int = 4):
-    """Clustered boxes (many overlaps), coarse scores (ties), empty images, unseen classes."""
+def random_detection_set(seed: int, images: int = 12, classes: int = 4, max_size: float = 28):
+    """Clustered boxes (many overlaps), coarse scores (ties), empty images, unseen classes;
+    box sides from 8 to ``max_size`` pixels."""
     g = torch.Generator().manual_seed(seed)
     preds, targets = [], []
     for i in range(images):
         m = 0 if i % 5 == 4 else int(torch.randint(1, 7, (1,), generator=g))
-        centres = torch.rand(m, 2, generator=g) * 60
+        centres = torch.rand(m, 2, generator=g) * 60 * max_size / 28
         if i % 3 == 0:  # a crowd: boxes of one class piled on each other
             centres = centres[:1] + torch.randn(m, 2, generator=g) * 3
-        sizes = 8 + torch.rand(m, 2, generator=g) * 20
+        sizes = 8 + torch.rand(m, 2, generator=g) * (max_size - 8)
         gt_boxes = torch.cat((centres - sizes / 2, centres + sizes / 2), 1)
         gt_labels = torch.randint(1, classes, (m,), generator=g)  # class `classes` never in gt
         if i % 3 == 0:
@@ -110,7 +111,9 @@ def random_detection_set(seed: int, images: int = 12, classes: int = 4):
     return preds, targets
 
 
-def pycocotools_ap50(preds, targets) -> float:
+def pycocotools_stats(preds, targets) -> np.ndarray:
+    """COCOeval's 12 summary numbers: AP, AP50, AP75, AP small/medium/large, AR 1/10/100, AR
+    small/medium/large."""
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
@@ -137,14 +140,65 @@ def pycocotools_ap50(preds, targets) -> float:
         evaluator.evaluate()
         evaluator.accumulate()
         evaluator.summarize()
-    return float(evaluator.stats[1])  # AP at IoU 0.5, all areas, 100 detections
+    return evaluator.stats
 
 
 @pytest.mark.parametrize("seed", range(8))
 def test_coco101_agrees_with_pycocotools(seed):
     preds, targets = random_detection_set(seed)
     ours = mean_average_precision(preds, targets, iou_threshold=0.5, interpolation="coco101")
-    assert ours["map"].item() == pytest.approx(pycocotools_ap50(preds, targets), abs=1e-4)
+    assert ours["map"].item() == pytest.approx(pycocotools_stats(preds, targets)[1], abs=1e-4)
+
+
+COCO_KEYS = ["map", "map_50", "map_75", "map_small", "map_medium", "map_large", "mar_1", "mar_10",
+             "mar_100", "mar_small", "mar_medium", "mar_large"]  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_coco_map_agrees_with_pycocotools(seed):
+    # Boxes from 8 to 160 pixels: small, medium and large objects, crowded and tied.
+    preds, targets = random_detection_set(seed, images=16, max_size=160)
+    ours = coco_map(preds, targets)
+    reference = pycocotools_stats(preds, targets)
+    got = np.array([ours[k].item() for k in COCO_KEYS])
+    np.testing.assert_allclose(got, reference, atol=1e-3, err_msg=str(dict(zip(COCO_KEYS, got))))
+    assert (reference[3:6] > -1).all(), "the set should hold objects of every size"
+
+
+def test_coco_map_per_class_and_thresholds():
+    # One class found exactly, one found with IoU 0.6 (counts at 0.5 and 0.55 only), and a
+    # class predicted but never present.
+    targets = [gt([[0, 0, 10, 10], [20, 20, 30, 30]], [1, 2])]
+    preds = [
+        det([[0, 0, 10, 10], [20, 20, 30, 32.5], [40, 40, 50, 50]], [0.9, 0.8, 0.7], [1, 2, 3])
+    ]
+    out = coco_map(preds, targets, class_metrics=True)
+    assert out["classes"].tolist() == [1, 2, 3]
+    # IoU of the class-2 box: 100 / 125 = 0.8 -> matched at thresholds 0.5 ... 0.8 (7 of 10).
+    torch.testing.assert_close(
+        out["map_per_class"], torch.tensor([1.0, 0.7, -1.0], dtype=torch.float64)
+    )
+    assert out["map"].item() == pytest.approx(0.85)
+    assert out["map_50"].item() == 1.0 and out["map_75"].item() == 1.0
+    assert out["map_medium"].item() == -1.0  # every object is small
+    assert out["mar_1"].item() == pytest.approx(0.85)
+    only_50 = coco_map(preds, targets, iou_thresholds=[0.5])
+    assert only_50["map"].item() == 1.0 and only_50["map_75"].item() == -1.0
+    assert coco_map(preds, targets)["map_per_class"].item() == -1.0  # off unless asked
+    with pytest.raises(ValueError, match="crowd"):
+        coco_map(preds, [dict(targets[0], iscrowd=torch.tensor([0, 1]))])
+
+
+def test_coco_map_matches_torchmetrics_keys():
+    torchmetrics = pytest.importorskip("torchmetrics.detection")
+    preds, targets = random_detection_set(3, max_size=120)
+    metric = torchmetrics.MeanAveragePrecision(backend="pycocotools", class_metrics=True)
+    metric.update(preds, targets)
+    theirs = metric.compute()
+    ours = coco_map(preds, targets, class_metrics=True)
+    assert set(ours) == set(theirs)
+    for key in COCO_KEYS + ["map_per_class", "mar_100_per_class"]:
+        np.testing.assert_allclose(ours[key].numpy(), theirs[key].numpy(), atol=1e-3, err_msg=key)
 
 
 def voc_devkit_ap(preds, targets, cls, threshold=0.5):

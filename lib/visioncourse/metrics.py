@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .boxes import _check_boxes, box_iou, elementwise_box_iou
+from .boxes import _check_boxes, box_area, box_iou, elementwise_box_iou
 
 
 def localization_correct(pred_labels: Tensor, pred_boxes: Tensor, gt_labels: Tensor,
@@ -115,6 +115,62 @@ def _check_detections(preds: list[dict], targets: list[dict]) -> None:
                     )
 
 
+def _sorted_detections(
+    pred: dict, max_detections: int | None
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """One image's detections by decreasing score (stable), keeping the best
+    ``max_detections`` per class: labels, scores, boxes and each one's rank in its class."""
+    order = torch.sort(pred["scores"], descending=True, stable=True).indices
+    labels, scores, boxes = pred["labels"][order], pred["scores"][order], pred["boxes"][order]
+    one_hot = labels[:, None] == labels.unique()[None, :]
+    rank = (one_hot.cumsum(0) * one_hot).sum(1) - 1
+    if max_detections is not None:  # pycocotools keeps the best 100 per image and class
+        keep = rank < max_detections
+        labels, scores, boxes, rank = labels[keep], scores[keep], boxes[keep], rank[keep]
+    return labels, scores, boxes, rank
+
+
+def _class_iou(boxes: Tensor, labels: Tensor, target: dict) -> Tensor:
+    """IoU (D, G) in float64, -1 between a detection and a ground truth of another class."""
+    iou = box_iou(boxes.double(), target["boxes"].double())
+    return torch.where(labels[:, None] == target["labels"][None, :], iou, -1.0)
+
+
+def _coco_match(iou: Tensor, thresholds: Tensor, gt_ignore: Tensor) -> tuple[Tensor, Tensor]:
+    """pycocotools' greedy matching of one image's detections (rows of ``iou``, best score
+    first) at every IoU threshold.
+
+    Each detection takes the best still-unmatched ground truth with IoU >= threshold (ties: the
+    last one), preferring ground truth that is not ignored; a detection matched to an ignored
+    ground truth is ignored itself.
+
+    Returns:
+        matched, ignored (Tensor[T, D] bool).
+    """
+    num_t, (num_d, num_g) = len(thresholds), iou.shape
+    matched = torch.zeros(num_t, num_d, dtype=torch.bool)
+    ignored = torch.zeros(num_t, num_d, dtype=torch.bool)
+    if num_d == 0 or num_g == 0:
+        return matched, ignored
+    taken = torch.zeros(num_t, num_g, dtype=torch.bool)
+    last = torch.arange(num_g, dtype=torch.float64) * 1e-12  # ties go to the last gt
+    rows = torch.arange(num_t)
+    # Later choices depend on earlier ones, so this loop is sequential, but it only visits
+    # detections that can match at all, and handles every threshold at once.
+    for d in (iou.max(1).values >= thresholds.min()).nonzero()[:, 0].tolist():
+        free = torch.where(taken, -1.0, iou[d])  # (T, G)
+        for group in (~gt_ignore, gt_ignore):  # ground truth that counts first
+            candidates = torch.where(group, free, -1.0)
+            best = candidates.max(1, keepdim=True).values
+            ok = (best[:, 0] >= thresholds) & ~matched[:, d]
+            if ok.any():
+                g = ((candidates == best) * (1 + last)).argmax(1)
+                taken[rows[ok], g[ok]] = True
+                matched[ok, d] = True
+                ignored[ok, d] = gt_ignore[g[ok]]
+    return matched, ignored
+
+
 def _match_image(pred: dict, target: dict, iou_thresholds: Tensor, matching: str,
                  max_detections: int | None) -> tuple[Tensor, Tensor, Tensor]:  # fmt: skip
     """Mark one image's detections as true positives, at every IoU threshold.
@@ -122,41 +178,23 @@ def _match_image(pred: dict, target: dict, iou_thresholds: Tensor, matching: str
     Returns the kept detections' labels (D,), scores (D,) and true-positive flags (T, D),
     detections ordered by decreasing score (stable).
     """
-    order = torch.sort(pred["scores"], descending=True, stable=True).indices
-    labels, scores, boxes = pred["labels"][order], pred["scores"][order], pred["boxes"][order]
-    if max_detections is not None:  # pycocotools keeps the best 100 per image and class
-        one_hot = labels[:, None] == labels.unique()[None, :]
-        rank_in_class = (one_hot.cumsum(0) * one_hot).sum(1) - 1
-        keep = rank_in_class < max_detections
-        labels, scores, boxes = labels[keep], scores[keep], boxes[keep]
+    labels, scores, boxes, _ = _sorted_detections(pred, max_detections)
     tp = torch.zeros(len(iou_thresholds), len(labels), dtype=torch.bool)
-    gt_boxes, gt_labels = target["boxes"], target["labels"]
-    if len(labels) == 0 or len(gt_labels) == 0:
+    if len(labels) == 0 or len(target["labels"]) == 0:
         return labels, scores, tp
-    iou = box_iou(boxes.double(), gt_boxes.double())
-    iou = torch.where(labels[:, None] == gt_labels[None, :], iou, -1.0)  # other class: no match
+    iou = _class_iou(boxes, labels, target)
+    if matching == "coco":
+        no_ignore = torch.zeros(len(target["labels"]), dtype=torch.bool)
+        return labels, scores, _coco_match(iou, iou_thresholds, no_ignore)[0]
+    # VOC devkit: each detection looks only at its best-overlapping ground truth; the first
+    # (best-scoring) detection to claim it with IoU > threshold wins, the rest are duplicates.
+    # Vectorised: the lowest detection index per claimed box.
+    best_iou, best_gt = iou.max(1)
     for t, threshold in enumerate(iou_thresholds.tolist()):
-        if matching == "voc":
-            # VOC devkit: each detection looks only at its best-overlapping ground truth; the
-            # first (best-scoring) detection to claim it with IoU > threshold wins, the rest
-            # are duplicates. Vectorised: the lowest detection index per claimed box.
-            best_iou, best_gt = iou.max(1)
-            claims = best_iou > threshold
-            first = torch.full((len(gt_labels),), len(labels), dtype=torch.long)
-            first.scatter_reduce_(0, best_gt[claims], claims.nonzero()[:, 0], reduce="amin")
-            tp[t] = claims & (first[best_gt] == torch.arange(len(labels)))
-        else:
-            # pycocotools: each detection, best first, takes the best *still unmatched*
-            # ground truth with IoU >= threshold. Later choices depend on earlier ones, so
-            # this loop is sequential, but it only visits detections that can match at all.
-            taken = torch.zeros(len(gt_labels), dtype=torch.bool)
-            for d in (iou.max(1).values >= threshold).nonzero()[:, 0].tolist():
-                candidates = torch.where(taken, -1.0, iou[d])
-                best = float(candidates.max())
-                if best >= threshold:
-                    # ties go to the last ground truth, as in pycocotools' loop
-                    g = int((candidates == best).nonzero()[-1])
-                    taken[g], tp[t, d] = True, True
+        claims = best_iou > threshold
+        first = torch.full((len(target["labels"]),), len(labels), dtype=torch.long)
+        first.scatter_reduce_(0, best_gt[claims], claims.nonzero()[:, 0], reduce="amin")
+        tp[t] = claims & (first[best_gt] == torch.arange(len(labels)))
     return labels, scores, tp
 
 
@@ -218,3 +256,115 @@ def mean_average_precision(preds: list[dict], targets: list[dict], iou_threshold
     valid = ap >= 0
     mean = ap[valid].mean() if valid.any() else torch.tensor(-1.0, dtype=torch.float64)
     return {"map": mean, "map_per_class": ap, "classes": classes}
+
+
+# --- COCO: AP averaged over IoU thresholds, by object size, and recall ----------------------
+
+# Object sizes by area in image pixels, bounds included, as pycocotools.
+COCO_AREA_RANGES = {"all": (0.0, 1e10), "small": (0.0, 32.0**2), "medium": (32.0**2, 96.0**2),
+                    "large": (96.0**2, 1e10)}  # fmt: skip
+
+
+def _coco_image(pred: dict, target: dict, thresholds: Tensor, max_detections: int):
+    """Match one image's detections once per area range (pycocotools' evaluateImg)."""
+    labels, scores, boxes, rank = _sorted_detections(pred, max_detections)
+    gt_area = target["area"].double() if "area" in target else box_area(target["boxes"]).double()
+    det_area = box_area(boxes).double()
+    if len(labels) and len(target["labels"]):
+        iou = _class_iou(boxes, labels, target)
+    else:
+        iou = torch.zeros(len(labels), len(target["labels"]), dtype=torch.float64)
+    matched, ignored, gt_ignored = [], [], []
+    for lo, hi in COCO_AREA_RANGES.values():
+        gt_ignore = (gt_area < lo) | (gt_area > hi)
+        m, ig = _coco_match(iou, thresholds, gt_ignore)
+        # An unmatched detection of the wrong size neither helps nor hurts.
+        ig |= ~m & ((det_area < lo) | (det_area > hi))[None, :]
+        matched.append(m), ignored.append(ig), gt_ignored.append(gt_ignore)
+    return labels, scores, rank, torch.stack(matched), torch.stack(ignored), torch.stack(gt_ignored)
+
+
+def coco_map(preds: list[dict], targets: list[dict], iou_thresholds: list[float] | None = None,
+             max_detection_thresholds: tuple[int, ...] = (1, 10, 100),
+             class_metrics: bool = False) -> dict[str, Tensor]:  # fmt: skip
+    """COCO box evaluation: what ``torchmetrics.detection.MeanAveragePrecision`` (and
+    pycocotools) report, from the same inputs and under the same keys.
+
+    Inputs as ``mean_average_precision``; a target may also carry ``area (Tensor[M])``
+    (default: box area). Crowd annotations are not supported.
+
+    Every (class, IoU threshold) pair gets a 101-point AP with pycocotools' matching; then
+
+    * ``map``: the mean over thresholds 0.50, 0.55, ..., 0.95 and classes (mAP@[.5:.95]);
+    * ``map_50``, ``map_75``: at one threshold (-1 if it is not among ``iou_thresholds``);
+    * ``map_small`` / ``map_medium`` / ``map_large``: only objects of area < 32², 32²–96²,
+      > 96² pixels count (detections matched to other objects, or of another size, are
+      ignored);
+    * ``mar_1``, ``mar_10``, ``mar_100``: recall with at most 1, 10, 100 detections per image
+      and class, averaged over thresholds and classes; ``mar_small`` ... at the largest;
+    * ``map_per_class``, ``mar_100_per_class`` (with ``class_metrics``; else -1) and
+      ``classes``.
+
+    A mean over nothing (e.g. no large objects) is -1, as in pycocotools.
+    """
+    for i, t in enumerate(targets if isinstance(targets, (list, tuple)) else []):
+        if "iscrowd" in t and bool(torch.as_tensor(t["iscrowd"]).any()):
+            raise ValueError(f"targets[{i}] has crowd annotations (iscrowd), which coco_map does not support")  # fmt: skip
+    _check_detections(preds, targets)
+    if iou_thresholds is None:  # pycocotools' own values, bit for bit
+        thresholds = torch.from_numpy(np.linspace(0.5, 0.95, 10))
+    else:
+        thresholds = torch.tensor([float(t) for t in iou_thresholds], dtype=torch.float64)
+    max_dets = sorted(int(m) for m in max_detection_thresholds)
+    cpu = lambda d: {k: v.detach().cpu() for k, v in d.items()}  # noqa: E731
+    images = [_coco_image(cpu(p), cpu(t), thresholds, max_dets[-1]) for p, t in zip(preds, targets)]
+    cat = lambda i, dim=0: torch.cat([im[i] for im in images], dim)  # noqa: E731
+    if images:
+        labels, scores, rank = cat(0), cat(1), cat(2)
+        matched, ignored, gt_ignored = cat(3, 2), cat(4, 2), cat(5, 1)
+        gt_labels = torch.cat([t["labels"].cpu() for t in targets])
+    else:
+        labels = rank = gt_labels = torch.zeros(0, dtype=torch.long)
+        scores, matched = torch.zeros(0), torch.zeros(len(COCO_AREA_RANGES), len(thresholds), 0)
+        ignored, gt_ignored = matched.bool(), torch.zeros(len(COCO_AREA_RANGES), 0).bool()
+    classes = torch.cat((labels, gt_labels)).unique().long()
+    num_t, num_k, num_a, num_m = len(thresholds), len(classes), len(COCO_AREA_RANGES), len(max_dets)
+    precision = torch.full((num_t, num_k, num_a), -1.0, dtype=torch.float64)
+    recall = torch.full((num_t, num_k, num_a, num_m), -1.0, dtype=torch.float64)
+    for k, c in enumerate(classes.tolist()):
+        for a in range(num_a):
+            num_gt = int(((gt_labels == c) & ~gt_ignored[a]).sum())
+            if num_gt == 0:
+                continue
+            for m, max_det in enumerate(max_dets):
+                mine = ((labels == c) & (rank < max_det)).nonzero()[:, 0]
+                mine = mine[torch.sort(scores[mine], descending=True, stable=True).indices]
+                for t in range(num_t):
+                    hits = matched[a, t, mine][~ignored[a, t, mine]].double()
+                    tp, fp = hits.cumsum(0), (1 - hits).cumsum(0)
+                    recall[t, k, a, m] = tp[-1] / num_gt if len(tp) else 0.0
+                    if m == num_m - 1:
+                        precision[t, k, a] = average_precision(tp / (tp + fp), tp / num_gt, "coco101")  # fmt: skip
+
+    def mean(x):
+        x = x[x > -1]
+        return x.mean() if len(x) else torch.tensor(-1.0, dtype=torch.float64)
+
+    def at(threshold):
+        t = (thresholds == threshold).nonzero()[:, 0]
+        return mean(precision[t, :, 0]) if len(t) else torch.tensor(-1.0, dtype=torch.float64)
+
+    out = {"map": mean(precision[:, :, 0]), "map_50": at(0.5), "map_75": at(0.75)}
+    for a, name in enumerate(list(COCO_AREA_RANGES)[1:], start=1):
+        out[f"map_{name}"] = mean(precision[:, :, a])
+    for m, max_det in enumerate(max_dets):
+        out[f"mar_{max_det}"] = mean(recall[:, :, 0, m])
+    for a, name in enumerate(list(COCO_AREA_RANGES)[1:], start=1):
+        out[f"mar_{name}"] = mean(recall[:, :, a, -1])
+    none = torch.tensor(-1.0, dtype=torch.float64)
+    per_class = [mean(precision[:, k, 0]) for k in range(num_k)]
+    per_class_recall = [mean(recall[:, k, 0, -1]) for k in range(num_k)]
+    out["map_per_class"] = torch.stack(per_class) if class_metrics and num_k else none
+    out[f"mar_{max_dets[-1]}_per_class"] = torch.stack(per_class_recall) if class_metrics and num_k else none  # fmt: skip
+    out["classes"] = classes
+    return out
