@@ -148,7 +148,7 @@ def show_world(max_objects=3, max_overlap=0.0, background="plain", clutter=0, nu
     plt.show()
 
 
-widgets.interact(
+_ = widgets.interact(
     show_world,
     max_objects=widgets.IntSlider(3, 1, 8),
     max_overlap=widgets.FloatSlider(0.0, min=0.0, max=1.0, step=0.1),

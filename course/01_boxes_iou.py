@@ -323,7 +323,7 @@ def show_iou(x=30, y=25, w=40, h=40):
     plt.show()
 
 
-widgets.interact(
+_ = widgets.interact(
     show_iou,
     x=widgets.IntSlider(30, 0, 90, description="B left"),
     y=widgets.IntSlider(25, 0, 90, description="B top"),

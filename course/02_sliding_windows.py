@@ -945,7 +945,7 @@ def show_nms(scene_index=0, score_threshold=0.5, iou_threshold=0.3):
     plt.show()
 
 
-widgets.interact(
+_ = widgets.interact(
     show_nms,
     scene_index=widgets.IntSlider(0, 0, len(candidates) - 1, description="scene"),
     score_threshold=widgets.FloatSlider(0.5, min=0.3, max=0.95, step=0.05, description="score >"),

@@ -116,3 +116,22 @@ def test_fit_lowers_the_loss():
     assert history.images == 64 * 200 and history.seconds > 0
     with pytest.raises(ValueError, match="steps"):
         fit(model, lambda step: (x, y), lambda out, t: out.sum(), 0)
+
+
+def test_fit_passes_a_tuple_of_model_arguments():
+    # A detector-style model: model(images, targets) -> dict of losses.
+    class Model(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(3))
+
+        def forward(self, images, targets):
+            return {"l2": ((images @ self.w - targets) ** 2).mean()}
+
+    torch.manual_seed(0)
+    x = torch.randn(32, 3)
+    y = x @ torch.tensor([1.0, -2.0, 0.5])
+    history = fit(Model(), lambda step: ((x, y),), lambda losses: sum(losses.values()), 150,
+                  lr=0.1, progress=False)  # fmt: skip
+    assert history.losses[-1] < 0.01 * history.losses[0]
+    assert history.images == 32 * 150

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -137,18 +138,15 @@ def nms(boxes: Tensor, scores: Tensor, iou_threshold: float) -> Tensor:
     if scores.shape != boxes.shape[:1]:
         raise ValueError(f"scores must have shape ({len(boxes)},); got {tuple(scores.shape)}")
     order = torch.sort(scores, descending=True, stable=True).indices
-    # One IoU matrix up front; the loop then runs once per *kept* box, not once per box.
-    iou = box_iou(boxes[order], boxes[order])
-    remaining = torch.ones(len(order), dtype=torch.bool, device=boxes.device)
+    # One suppression matrix up front (NaN, from two empty boxes, never suppresses); the
+    # sequential part is then a cheap loop over numpy booleans.
+    suppress = (box_iou(boxes[order], boxes[order]) > iou_threshold).cpu().numpy()
+    remaining = np.ones(len(order), dtype=bool)
     keep = []
-    while True:
-        candidates = remaining.nonzero()
-        if len(candidates) == 0:
-            break
-        best = int(candidates[0])
-        keep.append(best)
-        remaining &= ~(iou[best] > iou_threshold)  # NaN (two empty boxes) never suppresses
-        remaining[best] = False
+    for i in range(len(order)):
+        if remaining[i]:
+            keep.append(i)
+            remaining &= ~suppress[i]
     return order[torch.tensor(keep, dtype=torch.long, device=boxes.device)]
 
 

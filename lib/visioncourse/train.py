@@ -38,7 +38,9 @@ def fit(model: torch.nn.Module, batches: Callable[[int], tuple], loss_fn: Callab
     """Train ``model`` for ``steps`` steps of AdamW with a cosine learning-rate decay.
 
     Args:
-        batches: ``step -> (inputs, *targets)``; ``inputs`` is a tensor on the model's device.
+        batches: ``step -> (inputs, *targets)``; ``inputs`` is a batch tensor on the model's
+            device, or a tuple of arguments for the model whose first one is the batch (a
+            detector's ``(images, targets)``, say).
         loss_fn: ``(model(inputs), *targets) -> scalar loss``.
     Returns:
         History: per-step loss, seconds and images seen.
@@ -55,7 +57,8 @@ def fit(model: torch.nn.Module, batches: Callable[[int], tuple], loss_fn: Callab
     bar = tqdm(range(steps), desc=desc, disable=not progress, leave=False)
     for step in bar:
         inputs, *targets = batches(step)
-        loss = loss_fn(model(inputs), *targets)
+        args = inputs if isinstance(inputs, tuple) else (inputs,)
+        loss = loss_fn(model(*args), *targets)
         if not torch.isfinite(loss):
             raise FloatingPointError(
                 f"{desc}: the loss became {loss.item()} at step {step}; lower lr"
@@ -65,7 +68,7 @@ def fit(model: torch.nn.Module, batches: Callable[[int], tuple], loss_fn: Callab
         optimizer.step()
         schedule.step()
         history.losses.append(loss.item())
-        history.images += inputs.shape[0]
+        history.images += len(args[0])
         if step % 20 == 0:
             bar.set_postfix(loss=f"{history.smoothed()[-1]:.3f}")
     history.seconds = time.perf_counter() - start
