@@ -31,6 +31,13 @@ def _rois(boxes: Tensor | list[Tensor]) -> Tensor:
     return boxes
 
 
+def _pair(size: int | tuple[int, int]) -> tuple[int, int]:
+    h, w = (size, size) if isinstance(size, int) else size
+    if h < 1 or w < 1:
+        raise ValueError(f"output_size must be positive; got {size}")
+    return int(h), int(w)
+
+
 def warp_regions(
     images: Tensor, boxes: Tensor | list[Tensor], output_size: int | tuple[int, int]
 ) -> Tensor:
@@ -48,7 +55,7 @@ def warp_regions(
         Tensor[K, C, h, w].
     """
     rois = _rois(boxes).to(images)
-    h, w = (output_size, output_size) if isinstance(output_size, int) else output_size
+    h, w = _pair(output_size)
     height, width = images.shape[-2:]
     x1, y1, x2, y2 = rois[:, 1:].unbind(1)
     zero = torch.zeros_like(x1)
@@ -129,13 +136,6 @@ def fc_to_conv(linear: torch.nn.Linear, in_channels: int, kernel_size: int) -> t
 
 
 # --- Fast R-CNN: pooling a fixed-size feature from any box -------------------------------
-
-
-def _pair(size: int | tuple[int, int]) -> tuple[int, int]:
-    h, w = (size, size) if isinstance(size, int) else size
-    if h < 1 or w < 1:
-        raise ValueError(f"output_size must be positive; got {size}")
-    return int(h), int(w)
 
 
 def _round_half_away(x: Tensor) -> Tensor:
