@@ -10,7 +10,7 @@ MASTERS := $(wildcard course/[0-9][0-9]_*.py)
 SUBMISSIONS ?= submissions
 TIMEOUT ?= 300
 
-.PHONY: install lab test lint unit notebooks student check-student grade bench clean
+.PHONY: install lab test lint unit notebooks student check-student grade bench data clean
 
 install: $(STAMP)
 
@@ -31,8 +31,8 @@ lab: install
 test: install lint unit check-student notebooks
 
 lint: install
-	$(BIN)/ruff check lib tests tools course/[0-9][0-9]_*.py
-	$(BIN)/ruff format --check lib tests tools course/[0-9][0-9]_*.py
+	$(BIN)/ruff check lib tests tools data_scripts course/[0-9][0-9]_*.py
+	$(BIN)/ruff format --check lib tests tools data_scripts course/[0-9][0-9]_*.py
 
 unit: install
 	$(BIN)/pytest -m "not notebook" -q
@@ -56,6 +56,11 @@ grade: install
 
 bench: install
 	$(PY) -m visioncourse.data.bench
+
+# Optional real photos: make data NAME=pennfudan | oxford_pets | voc2007 (see data_scripts/).
+data: install
+	@test -n "$(NAME)" || { echo "usage: make data NAME=pennfudan|oxford_pets|voc2007"; exit 2; }
+	$(PY) data_scripts/$(NAME).py $(ARGS)
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

@@ -1,9 +1,11 @@
-"""Data for the course: the synthetic shapes world (default, no download)."""
+"""Data for the course: the synthetic shapes world (default, no download); real photos are
+optional (``visioncourse.data.real``)."""
 
 from .shapes import (
     COLOR_NAMES,
     SHAPE_NAMES,
     SIZE_NAMES,
+    DetectionBatch,
     Scene,
     ShapesBatch,
     ShapesConfig,
@@ -19,6 +21,7 @@ __all__ = [
     "COLOR_NAMES",
     "SHAPE_NAMES",
     "SIZE_NAMES",
+    "DetectionBatch",
     "Scene",
     "ShapesBatch",
     "ShapesConfig",

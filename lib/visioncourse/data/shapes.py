@@ -330,19 +330,17 @@ def _paint(images: Tensor, masks: Tensor, rgb: Tensor) -> Tensor:
 
 
 @dataclass
-class ShapesBatch:
-    """One batch of the shapes world.
-
-    Padded tensors (K = ``config.max_objects`` slots; empty slots have label 0, zero box,
-    empty mask):
+class DetectionBatch:
+    """Images with their objects, padded to K slots per image (empty slots: label 0, zero
+    box, empty mask) — the format of the shapes world and of the real-photo loaders:
 
     * ``images`` (n, 3, H, W) float in [0, 1];
-    * ``boxes`` (n, K, 4) xyxy float, enclosing each whole shape (pixel edges);
-    * ``labels`` (n, K) long, 1..num_shapes, 0 for empty slots;
+    * ``boxes`` (n, K, 4) xyxy float, in pixel-edge coordinates;
+    * ``labels`` (n, K) long, 1..num_classes, 0 for empty slots; objects fill the first slots;
     * ``masks`` (n, K, H, W) bool, visible pixels of each instance;
     * ``semantic`` (n, H, W) long, the label of the object seen at each pixel, 0 elsewhere.
 
-    ``targets()`` gives torchvision's per-image dicts; ``captions`` a sentence per image.
+    ``targets()`` gives torchvision's per-image dicts.
     """
 
     images: Tensor
@@ -350,23 +348,21 @@ class ShapesBatch:
     labels: Tensor
     masks: Tensor
     semantic: Tensor
-    scene: Scene
-    config: ShapesConfig
 
     def __len__(self) -> int:
         return self.images.shape[0]
 
     @property
     def present(self) -> Tensor:
-        return self.scene.present
+        return self.labels > 0
 
     @property
     def num_objects(self) -> Tensor:
-        return self.scene.present.sum(1)
+        return self.present.sum(1)
 
     def targets(self) -> list[dict[str, Tensor]]:
         """Per image ``{"boxes": (k, 4), "labels": (k,), "masks": (k, H, W) uint8}``: the
-        target format of torchvision's detection models (and of the real-data loaders)."""
+        target format of torchvision's detection models."""
         counts = self.num_objects.tolist()
         return [
             {
@@ -376,6 +372,15 @@ class ShapesBatch:
             }
             for i, c in enumerate(counts)
         ]
+
+
+@dataclass
+class ShapesBatch(DetectionBatch):
+    """One batch of the shapes world (the fields of ``DetectionBatch``, boxes enclosing each
+    whole shape), plus the scene that drew it; ``captions`` gives a sentence per image."""
+
+    scene: Scene
+    config: ShapesConfig
 
     def to(self, device) -> ShapesBatch:
         move = lambda t: t.to(device)  # noqa: E731
