@@ -815,6 +815,28 @@ for i, ax in enumerate(axes.flat):
 plt.show()
 
 # %% [markdown]
+# ## Try it on real photos (optional)
+#
+# `visioncourse.data.real.load` returns real photos in exactly the format of `generate(...)`
+# (images, boxes, labels, masks, `targets()`), so the code of this chapter runs on them by
+# changing the line that makes the data — `NUM_CLASSES` and the class names come from
+# `photos.num_classes` and `photos.classes`. Here: one pet per photo, boxed from its pet/background trimap: the one-object localization task of this chapter. This cell only runs if the data
+# is on your machine (`make data NAME=oxford_pets`, which needs internet once).
+
+# %%
+from visioncourse.data import real
+from visioncourse.viz import show_batch
+
+if real.is_available("oxford_pets"):
+    photos = real.load(
+        "oxford_pets", split="test", image_size=128, limit=8
+    )  # instead of generate(...)
+    show_batch(photos, n=4)
+    plt.show()
+else:
+    print(real.missing_message("oxford_pets"))
+
+# %% [markdown]
 # ## Takeaways
 #
 # - Write down the box format with every box. `torchvision.ops.box_convert` and our

@@ -1107,6 +1107,28 @@ ax.axis("off")
 plt.show()
 
 # %% [markdown]
+# ## Try it on real photos (optional)
+#
+# `visioncourse.data.real.load` returns real photos in exactly the format of `generate(...)`
+# (images, boxes, labels, masks, `targets()`), so the code of this chapter runs on them by
+# changing the line that makes the data — `NUM_CLASSES` and the class names come from
+# `photos.num_classes` and `photos.classes`. Here: street photos with boxed pedestrians. This cell only runs if the data
+# is on your machine (`make data NAME=pennfudan`, which needs internet once).
+
+# %%
+from visioncourse.data import real
+from visioncourse.viz import show_batch
+
+if real.is_available("pennfudan"):
+    photos = real.load(
+        "pennfudan", split="test", image_size=128, limit=8
+    )  # instead of generate(...)
+    show_batch(photos, n=4)
+    plt.show()
+else:
+    print(real.missing_message("pennfudan"))
+
+# %% [markdown]
 # Read the table honestly: 75 training faces and a few thousand negatives make a network that
 # separates the lfw patches well but still likes some structures in a 512×512 photo; one
 # round of bootstrapping removes many of its false alarms. The cascade was trained on

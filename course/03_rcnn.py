@@ -1014,6 +1014,26 @@ print(
 )
 
 # %% [markdown]
+# ## Try it on real photos (optional)
+#
+# `visioncourse.data.real.load` returns real photos in exactly the format of `generate(...)`
+# (images, boxes, labels, masks, `targets()`), so the code of this chapter runs on them by
+# changing the line that makes the data — `NUM_CLASSES` and the class names come from
+# `photos.num_classes` and `photos.classes`. Here: PASCAL VOC 2007, the benchmark of the R-CNN papers: 20 classes. This cell only runs if the data
+# is on your machine (`make data NAME=voc2007`, which needs internet once).
+
+# %%
+from visioncourse.data import real
+from visioncourse.viz import show_batch
+
+if real.is_available("voc2007"):
+    photos = real.load("voc2007", split="test", image_size=128, limit=8)  # instead of generate(...)
+    show_batch(photos, n=4)
+    plt.show()
+else:
+    print(real.missing_message("voc2007"))
+
+# %% [markdown]
 # Two costs dominate: finding proposals, and running the CNN once **per region**, although the
 # regions overlap heavily — the same waste as chapter 02's crops. Chapter 04 removes the
 # second (Fast R-CNN: run the CNN once per image and pool each region from the shared

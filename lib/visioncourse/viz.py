@@ -67,7 +67,8 @@ def show_images(images: Tensor, titles: Sequence[str] | None = None, ncols: int 
 
 
 def show_batch(batch, n: int = 8, with_boxes: bool = True, with_captions: bool = False):
-    """Show the first ``n`` images of a ``ShapesBatch`` with their boxes and class names."""
+    """Show the first ``n`` images of a ``ShapesBatch`` (or real ``PhotoBatch``) with their
+    boxes and class names."""
     n = min(n, len(batch))
     targets = batch.targets()[:n]
     return show_images(
@@ -75,5 +76,5 @@ def show_batch(batch, n: int = 8, with_boxes: bool = True, with_captions: bool =
         titles=batch.captions[:n] if with_captions else None,
         boxes=[t["boxes"] for t in targets] if with_boxes else None,
         labels=[t["labels"] for t in targets] if with_boxes else None,
-        class_names=batch.config.classes,
+        class_names=batch.classes,
     )

@@ -382,6 +382,11 @@ class ShapesBatch(DetectionBatch):
     scene: Scene
     config: ShapesConfig
 
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """Class names, index 0 = background (as ``PhotoBatch.classes``)."""
+        return self.config.classes
+
     def to(self, device) -> ShapesBatch:
         move = lambda t: t.to(device)  # noqa: E731
         scene = Scene(**{f.name: move(getattr(self.scene, f.name)) for f in fields(Scene)})
