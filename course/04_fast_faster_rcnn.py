@@ -372,18 +372,10 @@ STRIDE, POOL = 4, 5
 BOX_WEIGHTS = (10.0, 10.0, 5.0, 5.0)  # torchvision's: box targets of roughly unit spread
 
 
-def conv_block(cin, cout, pool):
-    layers = [nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU()]
-    return layers + [nn.MaxPool2d(2)] if pool else layers
-
-
-class Backbone(nn.Sequential):
-    """Image (N, 3, H, W) -> feature map (N, 2 * width, H / 4, W / 4)."""
-
-    def __init__(self, width):
-        super().__init__(*conv_block(3, width // 2, True), *conv_block(width // 2, width, True),
-                         *conv_block(width, 2 * width, False), *conv_block(2 * width, 2 * width, False))  # fmt: skip
-        self.out_channels = 2 * width  # what torchvision's detectors ask of a backbone
+# The backbone of section 4 (its 20 lines are in visioncourse.detection, because chapter 05
+# reuses it): four conv blocks, stride 4, 2 * width channels.
+Backbone = detection.SmallBackbone
+print(Backbone(S.width))
 
 
 class BoxHead(nn.Module):
@@ -1116,27 +1108,16 @@ print(f"with 10 proposals per image: RPN recall {recall(rpn_proposals, 10):.3f},
 # (multiple feature maps, image batching of any size, careful defaults). We give it **our**
 # backbone, anchors, pooling size and sampling sizes, no pretrained weights, and the same
 # training budget; it then differs only in implementation details (e.g. its RPN and box head
-# sampling, its proposal filtering).
+# sampling, its proposal filtering). `visioncourse.detection.small_faster_rcnn` builds it
+# (read it: one `FasterRCNN(...)` call whose arguments are exactly these choices; chapter 05
+# reuses it).
 
 # %%
-from torchvision.models.detection import FasterRCNN as TorchvisionFasterRCNN
-from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
-from torchvision.models.detection.rpn import AnchorGenerator
-from torchvision.ops import MultiScaleRoIAlign
-
 torch.manual_seed(0)
-tv_backbone = Backbone(S.width)
-tv_rcnn = TorchvisionFasterRCNN(
-    tv_backbone, num_classes=None,  # given by the predictor below
-    min_size=IMAGE, max_size=IMAGE, image_mean=[0.0] * 3, image_std=[1.0] * 3,  # no resizing
-    rpn_anchor_generator=AnchorGenerator((ANCHOR_SIZES,), (ANCHOR_RATIOS,)),
-    rpn_pre_nms_top_n_train=300, rpn_post_nms_top_n_train=100,
-    rpn_pre_nms_top_n_test=300, rpn_post_nms_top_n_test=50,
-    rpn_batch_size_per_image=S.anchors_per_image, box_batch_size_per_image=S.rois_per_image,
-    box_roi_pool=MultiScaleRoIAlign(["0"], POOL, sampling_ratio=2),
-    box_head=TwoMLPHead(tv_backbone.out_channels * POOL * POOL, 128),
-    box_predictor=FastRCNNPredictor(128, NUM_CLASSES + 1),
-)  # fmt: skip
+tv_rcnn = detection.small_faster_rcnn(NUM_CLASSES, IMAGE, S.width, ANCHOR_SIZES, ANCHOR_RATIOS, POOL,
+                                      S.rois_per_image, S.anchors_per_image)  # fmt: skip
+print(tv_rcnn.rpn.anchor_generator.sizes, tv_rcnn.rpn.anchor_generator.aspect_ratios,
+      tv_rcnn.roi_heads.box_roi_pool)  # fmt: skip
 tv_history = train_detector(tv_rcnn, image_batches, "torchvision Faster R-CNN")
 tv_detections = detect_all(tv_rcnn)
 print(f"torchvision Faster R-CNN trained in {tv_history.seconds:.1f} s; held-out mAP@0.5 (VOC) "
@@ -1155,6 +1136,7 @@ from torchvision.models.detection import (
     FasterRCNN_MobileNet_V3_Large_320_FPN_Weights,
     fasterrcnn_mobilenet_v3_large_320_fpn,
 )
+from torchvision.models.detection.faster_rcnn import FastRCNNPredictor
 
 weights = FasterRCNN_MobileNet_V3_Large_320_FPN_Weights.DEFAULT
 cached = os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(weights.url))

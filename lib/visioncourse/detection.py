@@ -384,3 +384,55 @@ def sample_balanced(labels: Tensor, batch_size_per_image: int, positive_fraction
         return mask
 
     return pick(positive, num_pos), pick(negative, num_neg)
+
+
+# --- the course's small two-stage detector (chapters 04 and 05) -----------------------------
+
+
+class SmallBackbone(torch.nn.Sequential):
+    """Image (N, 3, H, W) -> feature map (N, 2 * width, H / 4, W / 4): four 3x3 conv + batch
+    norm + ReLU blocks, the first two followed by 2x2 max pooling. ``out_channels`` is what
+    torchvision's detectors ask of a backbone."""
+
+    def __init__(self, width: int = 32):
+        def block(cin, cout, pool):
+            layers = [torch.nn.Conv2d(cin, cout, 3, padding=1), torch.nn.BatchNorm2d(cout), torch.nn.ReLU()]  # fmt: skip
+            return layers + [torch.nn.MaxPool2d(2)] if pool else layers
+
+        super().__init__(*block(3, width // 2, True), *block(width // 2, width, True),
+                         *block(width, 2 * width, False), *block(2 * width, 2 * width, False))  # fmt: skip
+        self.out_channels = 2 * width
+
+
+def small_faster_rcnn(num_classes: int, image_size: int, width: int = 32,
+                      anchor_sizes: tuple[int, ...] = (12, 20, 32),
+                      aspect_ratios: tuple[float, ...] = (0.5, 1.0, 2.0), pool: int = 5,
+                      rois_per_image: int = 32, anchors_per_image: int = 64, hidden: int = 128):  # fmt: skip
+    """torchvision's ``FasterRCNN`` sized for the shapes world, without pretrained weights.
+
+    ``SmallBackbone(width)`` (one feature map at stride 4), one anchor size set, RoI align to
+    ``pool x pool`` cells, a two-layer box head of ``hidden`` units; images are neither
+    resized nor normalised (``image_size`` in, ``image_size`` out); 300 proposals before NMS
+    and 100 (training) / 50 (test) after; ``anchors_per_image`` anchors and
+    ``rois_per_image`` regions sampled per image for the losses.
+
+    Args:
+        num_classes: object classes, background not counted.
+    """
+    from torchvision.models.detection import FasterRCNN
+    from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
+    from torchvision.models.detection.rpn import AnchorGenerator
+    from torchvision.ops import MultiScaleRoIAlign
+
+    backbone = SmallBackbone(width)
+    return FasterRCNN(
+        backbone, num_classes=None,  # given by the predictor
+        min_size=image_size, max_size=image_size, image_mean=[0.0] * 3, image_std=[1.0] * 3,
+        rpn_anchor_generator=AnchorGenerator((tuple(anchor_sizes),), (tuple(aspect_ratios),)),
+        rpn_pre_nms_top_n_train=300, rpn_post_nms_top_n_train=100,
+        rpn_pre_nms_top_n_test=300, rpn_post_nms_top_n_test=50,
+        rpn_batch_size_per_image=anchors_per_image, box_batch_size_per_image=rois_per_image,
+        box_roi_pool=MultiScaleRoIAlign(["0"], pool, sampling_ratio=2),
+        box_head=TwoMLPHead(backbone.out_channels * pool * pool, hidden),
+        box_predictor=FastRCNNPredictor(hidden, num_classes + 1),
+    )  # fmt: skip

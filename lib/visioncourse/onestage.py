@@ -32,9 +32,12 @@ def yolo_targets(boxes: Tensor, labels: Tensor, grid: int, num_classes: int, ima
     if not present.any():
         return out
     img, slot = present.nonzero(as_tuple=True)
-    b = boxes[img, slot] / image_size
-    centre, size = (b[:, :2] + b[:, 2:]) / 2, (b[:, 2:] - b[:, :2]).clamp(min=0)
-    cell = (centre * grid).floor().long().clamp(0, grid - 1)  # (m, 2) as (col, row)
+    b = boxes[img, slot]
+    # In grid units straight from pixels: exact for whole-pixel boxes, so a centre on a cell
+    # edge always lands in the same cell.
+    centre = (b[:, :2] + b[:, 2:]) / 2 * grid / image_size
+    size = (b[:, 2:] - b[:, :2]).clamp(min=0) / image_size
+    cell = centre.floor().long().clamp(0, grid - 1)  # (m, 2) as (col, row)
     key = (img * grid + cell[:, 1]) * grid + cell[:, 0]
     # One owner per cell: the largest object, ties to the lowest slot.
     area = size.prod(1)
@@ -44,7 +47,7 @@ def yolo_targets(boxes: Tensor, labels: Tensor, grid: int, num_classes: int, ima
     first = torch.full((n * grid * grid,), len(key), device=key.device)
     first = first.scatter_reduce(0, key[candidate], order[candidate], "amin")
     own = first[key] == order
-    values = torch.cat((torch.ones_like(area)[:, None], centre * grid - cell, size.sqrt(),
+    values = torch.cat((torch.ones_like(area)[:, None], centre - cell, size.sqrt(),
                         torch.nn.functional.one_hot(labels[img, slot] - 1, num_classes).to(b)), 1)  # fmt: skip
     out.view(-1, 5 + num_classes)[key[own]] = values[own]
     return out

@@ -34,7 +34,7 @@ class History:
 
 def fit(model: torch.nn.Module, batches: Callable[[int], tuple], loss_fn: Callable[..., torch.Tensor],
         steps: int, lr: float = 1e-3, weight_decay: float = 0.0, desc: str = "training",
-        progress: bool = True) -> History:  # fmt: skip
+        progress: bool = True, amp: bool = False) -> History:  # fmt: skip
     """Train ``model`` for ``steps`` steps of AdamW with a cosine learning-rate decay.
 
     Args:
@@ -42,6 +42,8 @@ def fit(model: torch.nn.Module, batches: Callable[[int], tuple], loss_fn: Callab
             device, or a tuple of arguments for the model whose first one is the batch (a
             detector's ``(images, targets)``, say).
         loss_fn: ``(model(inputs), *targets) -> scalar loss``.
+        amp: run the forward pass and the loss in bfloat16 autocast (mixed precision: about
+            twice the speed on a recent GPU; no loss scaling needed with bfloat16).
     Returns:
         History: per-step loss, seconds and images seen.
     """
@@ -52,13 +54,15 @@ def fit(model: torch.nn.Module, batches: Callable[[int], tuple], loss_fn: Callab
         optimizer, max_lr=lr, total_steps=steps, pct_start=0.15
     )
     history = History()
+    device_type = next(model.parameters()).device.type
     model.train()
     start = time.perf_counter()
     bar = tqdm(range(steps), desc=desc, disable=not progress, leave=False)
     for step in bar:
         inputs, *targets = batches(step)
         args = inputs if isinstance(inputs, tuple) else (inputs,)
-        loss = loss_fn(model(*args), *targets)
+        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=amp):
+            loss = loss_fn(model(*args), *targets)
         if not torch.isfinite(loss):
             raise FloatingPointError(
                 f"{desc}: the loss became {loss.item()} at step {step}; lower lr"
