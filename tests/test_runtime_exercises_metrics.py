@@ -135,3 +135,19 @@ def test_fit_passes_a_tuple_of_model_arguments():
                   lr=0.1, progress=False)  # fmt: skip
     assert history.losses[-1] < 0.01 * history.losses[0]
     assert history.images == 32 * 150
+
+
+def test_fit_with_bfloat16_autocast():
+    torch.manual_seed(0)
+    x = torch.randn(64, 3)
+    y = x @ torch.tensor([1.0, -2.0, 0.5])
+    model = torch.nn.Linear(3, 1)
+    seen = []
+
+    def loss(out, t):
+        seen.append(out.dtype)
+        return ((out[:, 0].float() - t) ** 2).mean()
+
+    history = fit(model, lambda step: (x, y), loss, 150, lr=0.1, progress=False, amp=True)
+    assert seen[0] == torch.bfloat16 and model.weight.dtype == torch.float32
+    assert history.losses[-1] < 0.05 * history.losses[0]
