@@ -1107,6 +1107,13 @@ ax.axis("off")
 plt.show()
 
 # %% [markdown]
+# Read the table honestly: 75 training faces and a few thousand negatives make a network that
+# separates the lfw patches well but still likes some structures in a 512×512 photo; one
+# round of bootstrapping removes many of its false alarms. The cascade was trained on
+# thousands of faces and mined negatives for many rounds — data, not architecture, is what
+# this comparison shows.
+
+# %% [markdown]
 # ## Try it on real photos (optional)
 #
 # `visioncourse.data.real.load` returns real photos in exactly the format of `generate(...)`
@@ -1129,12 +1136,6 @@ else:
     print(real.missing_message("pennfudan"))
 
 # %% [markdown]
-# Read the table honestly: 75 training faces and a few thousand negatives make a network that
-# separates the lfw patches well but still likes some structures in a 512×512 photo; one
-# round of bootstrapping removes many of its false alarms. The cascade was trained on
-# thousands of faces and mined negatives for many rounds — data, not architecture, is what
-# this comparison shows.
-#
 # ## Takeaways
 #
 # - A classifier becomes a detector by scoring every window at several scales; the number of

@@ -1014,6 +1014,12 @@ print(
 )
 
 # %% [markdown]
+# Two costs dominate: finding proposals, and running the CNN once **per region**, although the
+# regions overlap heavily — the same waste as chapter 02's crops. Chapter 04 removes the
+# second (Fast R-CNN: run the CNN once per image and pool each region from the shared
+# feature map) and then the first (Faster R-CNN: let the network propose the regions).
+
+# %% [markdown]
 # ## Try it on real photos (optional)
 #
 # `visioncourse.data.real.load` returns real photos in exactly the format of `generate(...)`
@@ -1034,11 +1040,6 @@ else:
     print(real.missing_message("voc2007"))
 
 # %% [markdown]
-# Two costs dominate: finding proposals, and running the CNN once **per region**, although the
-# regions overlap heavily — the same waste as chapter 02's crops. Chapter 04 removes the
-# second (Fast R-CNN: run the CNN once per image and pool each region from the shared
-# feature map) and then the first (Faster R-CNN: let the network propose the regions).
-#
 # ## Takeaways
 #
 # - Region proposals replace "every window" by a few dozen class-agnostic guesses with high

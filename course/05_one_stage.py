@@ -1045,7 +1045,28 @@ print(
 # operations that a CPU or GPU runs one after the other at batch size 1. The accuracy columns
 # reflect a budget of seconds per detector on easy scenes; the lecture's VOC numbers come from
 # days of training on hard photos, where the two-stage detector was the more accurate.
+
+# %% [markdown]
+# ## Try it on real photos (optional)
 #
+# `visioncourse.data.real.load` returns real photos in exactly the format of `generate(...)`
+# (images, boxes, labels, masks, `targets()`), so the code of this chapter runs on them by
+# changing the line that makes the data — `NUM_CLASSES` and the class names come from
+# `photos.num_classes` and `photos.classes`. Here: PASCAL VOC 2007, the benchmark of YOLO's and SSD's papers: 20 classes. This cell only runs if the data
+# is on your machine (`make data NAME=voc2007`, which needs internet once).
+
+# %%
+from visioncourse.data import real
+from visioncourse.viz import show_batch
+
+if real.is_available("voc2007"):
+    photos = real.load("voc2007", split="test", image_size=128, limit=8)  # instead of generate(...)
+    show_batch(photos, n=4)
+    plt.show()
+else:
+    print(real.missing_message("voc2007"))
+
+# %% [markdown]
 # ## Takeaways
 #
 # - YOLO reads detections off an `S × S` grid in one pass: the cell holding an object's
