@@ -1138,9 +1138,11 @@ from torchvision.models.detection import (
 )
 from torchvision.models.detection.faster_rcnn import FastRCNNPredictor
 
+from visioncourse.runtime import pretrained_weights
+
 weights = FasterRCNN_MobileNet_V3_Large_320_FPN_Weights.DEFAULT
-cached = os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(weights.url))
-if os.path.exists(cached) or os.environ.get("COURSE_DOWNLOAD") == "1":
+usable, cached = pretrained_weights(weights)  # cached already, or COURSE_DOWNLOAD=1
+if usable:
     try:
         pretrained = fasterrcnn_mobilenet_v3_large_320_fpn(weights=weights).eval()
     except Exception as err:  # no network, a proxy, a truncated file ...

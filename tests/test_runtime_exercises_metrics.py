@@ -151,3 +151,21 @@ def test_fit_with_bfloat16_autocast():
     history = fit(model, lambda step: (x, y), loss, 150, lr=0.1, progress=False, amp=True)
     assert seen[0] == torch.bfloat16 and model.weight.dtype == torch.float32
     assert history.losses[-1] < 0.05 * history.losses[0]
+
+
+def test_pretrained_weights_only_when_cached_or_allowed(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from visioncourse.runtime import pretrained_weights
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.delenv("COURSE_DOWNLOAD", raising=False)
+    weights = SimpleNamespace(url="https://download.example.org/models/detector-1234.pth")
+    usable, path = pretrained_weights(weights)
+    assert not usable and path == str(tmp_path / "hub" / "checkpoints" / "detector-1234.pth")
+    monkeypatch.setenv("COURSE_DOWNLOAD", "1")
+    assert pretrained_weights(weights)[0]
+    monkeypatch.delenv("COURSE_DOWNLOAD")
+    (tmp_path / "hub" / "checkpoints").mkdir(parents=True)
+    (tmp_path / "hub" / "checkpoints" / "detector-1234.pth").write_bytes(b"")
+    assert pretrained_weights(weights)[0]

@@ -100,3 +100,16 @@ def setup(seed: int = 0, mode: str | None = None, quiet: bool = False) -> Runtim
     if not quiet:
         print(rt.banner())
     return rt
+
+
+DOWNLOAD_ENV = "COURSE_DOWNLOAD"
+
+
+def pretrained_weights(weights) -> tuple[bool, str]:
+    """Whether a chapter may use torchvision pretrained ``weights`` (a weights enum member)
+    without surprising anyone: True when the file is already in torch's cache, or when the
+    user allowed downloads with ``COURSE_DOWNLOAD=1``. Also returns where the file lives (or
+    would), so a chapter can tell the user where to put it. Never downloads anything itself.
+    """
+    path = os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(weights.url))
+    return os.path.exists(path) or os.environ.get(DOWNLOAD_ENV) == "1", path
