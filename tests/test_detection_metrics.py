@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from visioncourse.metrics import average_precision, coco_map, mean_average_precision
+from visioncourse.data import ShapesConfig, generate
+from visioncourse.metrics import average_precision, coco_map, mask_iou, mean_average_precision
 
 
 def det(boxes, scores, labels):
@@ -240,3 +241,83 @@ def test_voc_agrees_with_the_devkit_loop(seed):
     for cls, ap in zip(ours["classes"].tolist(), ours["map_per_class"].tolist()):
         if ap >= 0:
             assert ap == pytest.approx(voc_devkit_ap(preds, targets, cls), abs=1e-9)
+
+
+def random_mask_set(seed: int, images: int = 10):
+    """Instance masks of the shapes world (128 px: small, medium and large objects) as ground
+    truth; predictions are shifted copies, some with another class, plus false alarms; tied
+    scores; every fourth image has no ground truth."""
+    world = ShapesConfig(image_size=128, min_objects=1, max_objects=4, min_size=0.1, max_size=0.9)
+    batch = generate(images, world, seed=seed)
+    g = torch.Generator().manual_seed(seed)
+    preds, targets = [], []
+    for i, t in enumerate(batch.targets()):
+        masks, labels = t["masks"].bool(), t["labels"]
+        if i % 4 == 3:
+            masks, labels = masks[:0], labels[:0]
+        shifted = [torch.roll(m, tuple(torch.randint(-6, 7, (2,), generator=g).tolist()), (0, 1)) for m in masks]  # fmt: skip
+        noise = [torch.rand(128, 128, generator=g) > 0.97 for _ in range(int(torch.randint(0, 3, (1,), generator=g)))]  # fmt: skip
+        pred_masks = torch.stack(shifted + noise) if shifted or noise else torch.zeros(0, 128, 128, dtype=torch.bool)  # fmt: skip
+        pred_labels = torch.cat((labels, torch.randint(1, 4, (len(noise),), generator=g)))
+        flip = torch.rand(len(pred_labels), generator=g) < 0.2
+        pred_labels = torch.where(
+            flip, torch.randint(1, 4, pred_labels.shape, generator=g), pred_labels
+        )
+        scores = (torch.rand(len(pred_labels), generator=g) * 4).round() / 4
+        preds.append({"masks": pred_masks, "scores": scores, "labels": pred_labels})
+        targets.append({"masks": masks, "labels": labels})
+    return preds, targets
+
+
+def pycocotools_segm_stats(preds, targets) -> np.ndarray:
+    from pycocotools import mask as mask_utils
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    def rle(mask):
+        encoded = mask_utils.encode(np.asfortranarray(mask.numpy().astype(np.uint8)))
+        encoded["counts"] = encoded["counts"].decode("ascii")
+        return encoded
+
+    classes = sorted({int(c) for d in preds + targets for c in d["labels"]})
+    images, annotations, results = [], [], []
+    for i, (p, t) in enumerate(zip(preds, targets)):
+        images.append({"id": i, "height": 128, "width": 128})
+        for mask, label in zip(t["masks"], t["labels"].tolist()):
+            r = rle(mask)
+            annotations.append({"id": len(annotations) + 1, "image_id": i, "category_id": label,
+                                "segmentation": r, "area": float(mask_utils.area(r)), "iscrowd": 0})  # fmt: skip
+        for mask, score, label in zip(p["masks"], p["scores"].tolist(), p["labels"].tolist()):
+            results.append({"image_id": i, "category_id": label, "score": score, "segmentation": rle(mask)})  # fmt: skip
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco = COCO()
+        coco.dataset = {"images": images, "annotations": annotations,
+                        "categories": [{"id": c} for c in classes]}  # fmt: skip
+        coco.createIndex()
+        evaluator = COCOeval(coco, coco.loadRes(results), "segm")
+        evaluator.evaluate()
+        evaluator.accumulate()
+        evaluator.summarize()
+    return evaluator.stats
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_coco_map_segm_agrees_with_pycocotools(seed):
+    preds, targets = random_mask_set(seed)
+    ours = coco_map(preds, targets, iou_type="segm")
+    reference = pycocotools_segm_stats(preds, targets)
+    got = np.array([ours[k].item() for k in COCO_KEYS])
+    np.testing.assert_allclose(got, reference, atol=1e-3, err_msg=str(dict(zip(COCO_KEYS, got))))
+
+
+def test_mask_iou_by_hand_and_bad_input():
+    a = torch.zeros(2, 4, 4, dtype=torch.bool)
+    a[0, :2, :2] = True  # 4 pixels
+    b = torch.zeros(2, 4, 4, dtype=torch.bool)
+    b[0, :2, :] = True  # 8 pixels, containing a[0]
+    torch.testing.assert_close(mask_iou(a, b), torch.tensor([[0.5, 0.0], [0.0, 0.0]], dtype=torch.float64))  # fmt: skip
+    with pytest.raises(ValueError, match="masks"):
+        coco_map([{"boxes": torch.zeros(0, 4), "scores": torch.zeros(0), "labels": torch.zeros(0)}],
+                 [{"masks": torch.zeros(0, 4, 4), "labels": torch.zeros(0)}], iou_type="segm")  # fmt: skip
+    with pytest.raises(ValueError, match="iou_type"):
+        coco_map([], [], iou_type="keypoints")

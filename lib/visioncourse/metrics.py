@@ -92,36 +92,40 @@ def average_precision(precision: Tensor, recall: Tensor, interpolation: str = "v
     return padded[index.clamp(max=len(envelope))].mean()
 
 
-def _check_detections(preds: list[dict], targets: list[dict]) -> None:
+def _check_detections(preds: list[dict], targets: list[dict], geometry: str = "boxes") -> None:
     if not isinstance(preds, (list, tuple)) or not isinstance(targets, (list, tuple)):
         raise ValueError("preds and targets must be lists of dicts, one per image")
     if len(preds) != len(targets):
         raise ValueError(
             f"preds and targets must have one dict per image; got {len(preds)} and {len(targets)}"
         )
-    for kind, items, keys in (("preds", preds, ("boxes", "scores", "labels")),
-                              ("targets", targets, ("boxes", "labels"))):  # fmt: skip
+    for kind, items, keys in (("preds", preds, (geometry, "scores", "labels")),
+                              ("targets", targets, (geometry, "labels"))):  # fmt: skip
         for i, item in enumerate(items):
             missing = [k for k in keys if k not in item]
             if missing:
                 raise ValueError(f"{kind}[{i}] has no {missing}; expected keys {list(keys)}")
-            _check_boxes(item["boxes"], f"{kind}[{i}]['boxes']")
-            n = len(item["boxes"])
+            if geometry == "boxes":
+                _check_boxes(item["boxes"], f"{kind}[{i}]['boxes']")
+            elif item["masks"].dim() != 3:
+                raise ValueError(f"{kind}[{i}]['masks'] must be (N, H, W); got {tuple(item['masks'].shape)}")  # fmt: skip
+            n = len(item[geometry])
             for k in keys[1:]:
                 if item[k].shape != (n,):
                     raise ValueError(
-                        f"{kind}[{i}]['{k}'] must have shape ({n},) like its boxes; "
+                        f"{kind}[{i}]['{k}'] must have shape ({n},) like its {geometry}; "
                         f"got {tuple(item[k].shape)}"
                     )
 
 
 def _sorted_detections(
-    pred: dict, max_detections: int | None
+    pred: dict, max_detections: int | None, geometry: str = "boxes"
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """One image's detections by decreasing score (stable), keeping the best
-    ``max_detections`` per class: labels, scores, boxes and each one's rank in its class."""
+    ``max_detections`` per class: labels, scores, boxes (or masks) and each one's rank in its
+    class."""
     order = torch.sort(pred["scores"], descending=True, stable=True).indices
-    labels, scores, boxes = pred["labels"][order], pred["scores"][order], pred["boxes"][order]
+    labels, scores, boxes = pred["labels"][order], pred["scores"][order], pred[geometry][order]
     one_hot = labels[:, None] == labels.unique()[None, :]
     rank = (one_hot.cumsum(0) * one_hot).sum(1) - 1
     if max_detections is not None:  # pycocotools keeps the best 100 per image and class
@@ -130,9 +134,21 @@ def _sorted_detections(
     return labels, scores, boxes, rank
 
 
-def _class_iou(boxes: Tensor, labels: Tensor, target: dict) -> Tensor:
+def mask_iou(masks1: Tensor, masks2: Tensor) -> Tensor:
+    """Pairwise IoU of binary masks: (N, H, W) x (M, H, W) -> (N, M) float64 (0 when both are
+    empty)."""
+    a, b = masks1.flatten(1).double(), masks2.flatten(1).double()
+    inter = (a > 0).double() @ (b > 0).double().T
+    union = (a > 0).sum(1)[:, None] + (b > 0).sum(1)[None, :] - inter
+    return torch.where(union > 0, inter / union.clamp(min=1), 0.0)
+
+
+def _class_iou(items: Tensor, labels: Tensor, target: dict, geometry: str = "boxes") -> Tensor:
     """IoU (D, G) in float64, -1 between a detection and a ground truth of another class."""
-    iou = box_iou(boxes.double(), target["boxes"].double())
+    if geometry == "masks":
+        iou = mask_iou(items, target["masks"])
+    else:
+        iou = box_iou(items.double(), target["boxes"].double())
     return torch.where(labels[:, None] == target["labels"][None, :], iou, -1.0)
 
 
@@ -265,13 +281,19 @@ COCO_AREA_RANGES = {"all": (0.0, 1e10), "small": (0.0, 32.0**2), "medium": (32.0
                     "large": (96.0**2, 1e10)}  # fmt: skip
 
 
-def _coco_image(pred: dict, target: dict, thresholds: Tensor, max_detections: int):
+def _area(items: Tensor, geometry: str) -> Tensor:
+    return (
+        (items.flatten(1) > 0).sum(1).double() if geometry == "masks" else box_area(items).double()
+    )
+
+
+def _coco_image(pred: dict, target: dict, thresholds: Tensor, max_detections: int, geometry: str):
     """Match one image's detections once per area range (pycocotools' evaluateImg)."""
-    labels, scores, boxes, rank = _sorted_detections(pred, max_detections)
-    gt_area = target["area"].double() if "area" in target else box_area(target["boxes"]).double()
-    det_area = box_area(boxes).double()
+    labels, scores, items, rank = _sorted_detections(pred, max_detections, geometry)
+    gt_area = target["area"].double() if "area" in target else _area(target[geometry], geometry)
+    det_area = _area(items, geometry)
     if len(labels) and len(target["labels"]):
-        iou = _class_iou(boxes, labels, target)
+        iou = _class_iou(items, labels, target, geometry)
     else:
         iou = torch.zeros(len(labels), len(target["labels"]), dtype=torch.float64)
     matched, ignored, gt_ignored = [], [], []
@@ -286,12 +308,14 @@ def _coco_image(pred: dict, target: dict, thresholds: Tensor, max_detections: in
 
 def coco_map(preds: list[dict], targets: list[dict], iou_thresholds: list[float] | None = None,
              max_detection_thresholds: tuple[int, ...] = (1, 10, 100),
-             class_metrics: bool = False) -> dict[str, Tensor]:  # fmt: skip
-    """COCO box evaluation: what ``torchmetrics.detection.MeanAveragePrecision`` (and
-    pycocotools) report, from the same inputs and under the same keys.
+             class_metrics: bool = False, iou_type: str = "bbox") -> dict[str, Tensor]:  # fmt: skip
+    """COCO evaluation of boxes (``iou_type="bbox"``) or instance masks (``"segm"``): what
+    ``torchmetrics.detection.MeanAveragePrecision`` (and pycocotools) report, from the same
+    inputs and under the same keys.
 
-    Inputs as ``mean_average_precision``; a target may also carry ``area (Tensor[M])``
-    (default: box area). Crowd annotations are not supported.
+    Inputs as ``mean_average_precision``; for ``"segm"``, ``masks (Tensor[N, H, W])`` (bool or
+    0/1) instead of boxes, and IoU and area are those of the masks. A target may also carry
+    ``area (Tensor[M])`` (default: box or mask area). Crowd annotations are not supported.
 
     Every (class, IoU threshold) pair gets a 101-point AP with pycocotools' matching; then
 
@@ -310,14 +334,17 @@ def coco_map(preds: list[dict], targets: list[dict], iou_thresholds: list[float]
     for i, t in enumerate(targets if isinstance(targets, (list, tuple)) else []):
         if "iscrowd" in t and bool(torch.as_tensor(t["iscrowd"]).any()):
             raise ValueError(f"targets[{i}] has crowd annotations (iscrowd), which coco_map does not support")  # fmt: skip
-    _check_detections(preds, targets)
+    if iou_type not in ("bbox", "segm"):
+        raise ValueError(f"iou_type must be 'bbox' or 'segm'; got {iou_type!r}")
+    geometry = "boxes" if iou_type == "bbox" else "masks"
+    _check_detections(preds, targets, geometry)
     if iou_thresholds is None:  # pycocotools' own values, bit for bit
         thresholds = torch.from_numpy(np.linspace(0.5, 0.95, 10))
     else:
         thresholds = torch.tensor([float(t) for t in iou_thresholds], dtype=torch.float64)
     max_dets = sorted(int(m) for m in max_detection_thresholds)
     cpu = lambda d: {k: v.detach().cpu() for k, v in d.items()}  # noqa: E731
-    images = [_coco_image(cpu(p), cpu(t), thresholds, max_dets[-1]) for p, t in zip(preds, targets)]
+    images = [_coco_image(cpu(p), cpu(t), thresholds, max_dets[-1], geometry) for p, t in zip(preds, targets)]  # fmt: skip
     cat = lambda i, dim=0: torch.cat([im[i] for im in images], dim)  # noqa: E731
     if images:
         labels, scores, rank = cat(0), cat(1), cat(2)
