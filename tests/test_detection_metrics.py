@@ -8,7 +8,12 @@ import pytest
 import torch
 
 from visioncourse.data import ShapesConfig, generate
-from visioncourse.metrics import average_precision, coco_map, mask_iou, mean_average_precision
+from visioncourse.metrics import (
+    average_precision,
+    coco_map,
+    mask_iou,
+    mean_average_precision,
+)
 
 
 def det(boxes, scores, labels):
@@ -321,3 +326,4 @@ def test_mask_iou_by_hand_and_bad_input():
                  [{"masks": torch.zeros(0, 4, 4), "labels": torch.zeros(0)}], iou_type="segm")  # fmt: skip
     with pytest.raises(ValueError, match="iou_type"):
         coco_map([], [], iou_type="keypoints")
+

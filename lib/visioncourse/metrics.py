@@ -395,3 +395,54 @@ def coco_map(preds: list[dict], targets: list[dict], iou_thresholds: list[float]
     out[f"mar_{max_dets[-1]}_per_class"] = torch.stack(per_class_recall) if class_metrics and num_k else none  # fmt: skip
     out["classes"] = classes
     return out
+
+
+# --- semantic segmentation ------------------------------------------------------------------
+
+
+def confusion_matrix(pred: Tensor, target: Tensor, num_classes: int, ignore_index: int | None = None) -> Tensor:  # fmt: skip
+    """Pixel counts: ``[t, p]`` = pixels of true class ``t`` predicted as ``p``.
+
+    Args:
+        pred, target (Tensor[...] int, same shape): class indices 0..C-1 per pixel (0 is
+            background when there is one).
+        ignore_index: target pixels with this value are not counted.
+    Returns:
+        Tensor[C, C] int64. Sum several of them to accumulate over a dataset.
+    """
+    if pred.shape != target.shape:
+        raise ValueError(f"pred and target must have the same shape; got {tuple(pred.shape)} and {tuple(target.shape)}")  # fmt: skip
+    pred, target = pred.reshape(-1).long(), target.reshape(-1).long()
+    keep = target != ignore_index if ignore_index is not None else torch.ones_like(target, dtype=torch.bool)  # fmt: skip
+    pred, target = pred[keep], target[keep]
+    if len(target) and (min(pred.min(), target.min()) < 0 or max(pred.max(), target.max()) >= num_classes):  # fmt: skip
+        raise ValueError(f"class indices must lie in [0, {num_classes - 1}]")
+    return torch.bincount(target * num_classes + pred, minlength=num_classes**2).view(num_classes, num_classes)  # fmt: skip
+
+
+def segmentation_scores(confmat: Tensor) -> dict[str, Tensor]:
+    """Semantic-segmentation scores from a (dataset-wide) confusion matrix.
+
+    * ``pixel_accuracy``: correct pixels / all pixels;
+    * ``iou`` (Tensor[C]): per class, TP / (TP + FP + FN) — NaN for a class absent from both
+      prediction and target; ``miou``: their mean over the other classes (as
+      ``torchmetrics``' ``MulticlassJaccardIndex(average="macro")``);
+    * ``dice`` (Tensor[C]): 2 TP / (2 TP + FP + FN), NaN likewise; ``mean_dice``.
+
+    All float64.
+    """
+    c = confmat.double()
+    tp = c.diag()
+    fp, fn = c.sum(0) - tp, c.sum(1) - tp
+    union = tp + fp + fn
+    nan = torch.tensor(float("nan"), dtype=torch.float64)
+    iou = torch.where(union > 0, tp / union.clamp(min=1), nan)
+    dice = torch.where(union > 0, 2 * tp / (2 * tp + fp + fn).clamp(min=1), nan)
+    total = c.sum()
+    return {
+        "pixel_accuracy": tp.sum() / total if total > 0 else nan,
+        "iou": iou,
+        "miou": iou.nanmean(),
+        "dice": dice,
+        "mean_dice": dice.nanmean(),
+    }
