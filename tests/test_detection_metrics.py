@@ -326,4 +326,3 @@ def test_mask_iou_by_hand_and_bad_input():
                  [{"masks": torch.zeros(0, 4, 4), "labels": torch.zeros(0)}], iou_type="segm")  # fmt: skip
     with pytest.raises(ValueError, match="iou_type"):
         coco_map([], [], iou_type="keypoints")
-

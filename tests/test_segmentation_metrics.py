@@ -6,7 +6,6 @@ import torch
 from visioncourse.metrics import confusion_matrix, segmentation_scores
 
 
-
 def test_segmentation_scores_by_hand():
     target = torch.tensor([[0, 0, 1, 1], [0, 0, 1, 1]])
     pred = torch.tensor([[0, 1, 1, 1], [0, 0, 0, 1]])
