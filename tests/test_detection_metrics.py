@@ -117,11 +117,26 @@ def random_detection_set(seed: int, images: int = 12, classes: int = 4, max_size
     return preds, targets
 
 
+def cocoeval_stats(images, annotations, results, classes, iou_type) -> np.ndarray:
+    """Run pycocotools' COCOeval on COCO-format dicts; its 12 summary numbers."""
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco = COCO()
+        coco.dataset = {"images": images, "annotations": annotations,
+                        "categories": [{"id": c} for c in classes]}  # fmt: skip
+        coco.createIndex()
+        evaluator = COCOeval(coco, coco.loadRes(results) if results else COCO(), iou_type)
+        evaluator.evaluate()
+        evaluator.accumulate()
+        evaluator.summarize()
+    return evaluator.stats
+
+
 def pycocotools_stats(preds, targets) -> np.ndarray:
     """COCOeval's 12 summary numbers: AP, AP50, AP75, AP small/medium/large, AR 1/10/100, AR
     small/medium/large."""
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
 
     classes = sorted({int(c) for d in preds + targets for c in d["labels"]})
     images, annotations, results = [], [], []
@@ -137,16 +152,7 @@ def pycocotools_stats(preds, targets) -> np.ndarray:
             x1, y1, x2, y2 = box
             results.append({"image_id": i, "category_id": label, "score": score,
                             "bbox": [x1, y1, x2 - x1, y2 - y1]})  # fmt: skip
-    with contextlib.redirect_stdout(io.StringIO()):
-        coco = COCO()
-        coco.dataset = {"images": images, "annotations": annotations,
-                        "categories": [{"id": c} for c in classes]}  # fmt: skip
-        coco.createIndex()
-        evaluator = COCOeval(coco, coco.loadRes(results) if results else COCO(), "bbox")
-        evaluator.evaluate()
-        evaluator.accumulate()
-        evaluator.summarize()
-    return evaluator.stats
+    return cocoeval_stats(images, annotations, results, classes, "bbox")
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -276,8 +282,6 @@ def random_mask_set(seed: int, images: int = 10):
 
 def pycocotools_segm_stats(preds, targets) -> np.ndarray:
     from pycocotools import mask as mask_utils
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
 
     def rle(mask):
         encoded = mask_utils.encode(np.asfortranarray(mask.numpy().astype(np.uint8)))
@@ -294,16 +298,7 @@ def pycocotools_segm_stats(preds, targets) -> np.ndarray:
                                 "segmentation": r, "area": float(mask_utils.area(r)), "iscrowd": 0})  # fmt: skip
         for mask, score, label in zip(p["masks"], p["scores"].tolist(), p["labels"].tolist()):
             results.append({"image_id": i, "category_id": label, "score": score, "segmentation": rle(mask)})  # fmt: skip
-    with contextlib.redirect_stdout(io.StringIO()):
-        coco = COCO()
-        coco.dataset = {"images": images, "annotations": annotations,
-                        "categories": [{"id": c} for c in classes]}  # fmt: skip
-        coco.createIndex()
-        evaluator = COCOeval(coco, coco.loadRes(results), "segm")
-        evaluator.evaluate()
-        evaluator.accumulate()
-        evaluator.summarize()
-    return evaluator.stats
+    return cocoeval_stats(images, annotations, results, classes, "segm")
 
 
 @pytest.mark.parametrize("seed", range(4))
