@@ -169,3 +169,16 @@ def test_pretrained_weights_only_when_cached_or_allowed(tmp_path, monkeypatch):
     (tmp_path / "hub" / "checkpoints").mkdir(parents=True)
     (tmp_path / "hub" / "checkpoints" / "detector-1234.pth").write_bytes(b"")
     assert pretrained_weights(weights)[0]
+
+
+def test_expect_same_regions_ignores_ids_but_not_merges_or_splits():
+    from visioncourse.exercises import expect_same_regions
+
+    expected = torch.tensor([[1, 1, 0, 2], [0, 1, 0, 2]])
+    expect_same_regions("Ex", expected * 7, expected)  # other ids, same regions: passes
+    for wrong, message in (((expected > 0).long(), "merged or split"),
+                           (torch.tensor([[1, 3, 0, 2], [0, 1, 0, 2]]), "merged or split"),
+                           (torch.tensor([[1, 1, 0, 2], [0, 1, 2, 2]]), "foreground"),
+                           (expected[0], "wrong shape"), ([1, 2], "tensor")):  # fmt: skip
+        with pytest.raises(AssertionError, match=message):
+            expect_same_regions("Ex", wrong, expected)

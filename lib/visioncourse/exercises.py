@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+from torch import Tensor
 
 
 def _short(value: Any, limit: int = 300) -> str:
@@ -104,3 +105,21 @@ def use_or_reference(exercise: str, student_fn: Callable | None, reference_fn: C
         return student_fn
     print(f"{exercise} {reason} — using the reference so you can continue.")
     return reference_fn
+
+
+def expect_same_regions(exercise: str, got: Any, expected: Tensor, *, inputs: str | None = None,
+                        hint: str | None = None) -> None:  # fmt: skip
+    """Check that label map ``got`` splits the foreground (label > 0) into the same regions as
+    ``expected``, whatever ids it gives them (0 must stay the background)."""
+    if not isinstance(got, torch.Tensor):
+        _fail(exercise, "should return a tensor", inputs, expected, got, hint)
+    if got.shape != expected.shape:
+        _fail(exercise, f"wrong shape {tuple(got.shape)}, expected {tuple(expected.shape)}",
+              inputs, expected, got, hint)  # fmt: skip
+    if not torch.equal(got.cpu() > 0, expected.cpu() > 0):
+        _fail(exercise, "the foreground (ids > 0) is wrong", inputs, expected, got, hint)
+    fg = expected.cpu() > 0
+    a, b = got.cpu()[fg], expected.cpu()[fg]
+    pairs = len(torch.unique(torch.stack((a, b)), dim=1).T) if fg.any() else 0
+    if not pairs == len(torch.unique(a)) == len(torch.unique(b)):
+        _fail(exercise, "wrong regions: some are merged or split", inputs, expected, got, hint)
