@@ -37,7 +37,7 @@
 # **Lectures:** "Detection, segmentation, captioning" (semantic vs instance segmentation,
 # Mask R-CNN) and "Object detection models and losses" (instance segmentation).
 #
-# **Run time:** about 80 seconds in fast mode on 2 CPU cores; a few minutes in full mode on a
+# **Run time:** about 50 seconds in fast mode on 2 CPU cores; a few minutes in full mode on a
 # GPU.
 
 # %%

@@ -64,18 +64,18 @@ def connected_components(masks: Tensor) -> Tensor:
         ids = new
     # Number the regions 1..k per image, earliest first pixel first.
     key = torch.arange(n, device=fg.device).view(n, 1, 1) * (h * w + 1) + (h * w + 1 - ids)
-    ranks = torch.unique(key[fg], return_inverse=True)
-    first_key, rank = ranks
-    regions_before = torch.cumsum(torch.bincount(first_key // (h * w + 1), minlength=n), 0)
-    start = torch.cat((regions_before.new_zeros(1), regions_before[:-1]))
+    keys, rank = torch.unique(key[fg], return_inverse=True)  # rank: over all images at once
+    image_of_key = keys // (h * w + 1)
+    regions_before = torch.cumsum(torch.bincount(image_of_key, minlength=n), 0)
+    start = torch.cat((regions_before.new_zeros(1), regions_before[:-1]))  # first rank per image
     labels = torch.zeros_like(ids)
-    labels[fg] = rank - start[first_key[rank] // (h * w + 1)] + 1
+    labels[fg] = rank - start[image_of_key[rank]] + 1
     return labels[0] if single else labels
 
 
 def paste_masks(masks: Tensor, boxes: Tensor, image_size: tuple[int, int]) -> Tensor:
-    """Paste ``M x M`` mask predictions into the image at their boxes (bilinear, zeros
-    outside the box), as Mask R-CNN does at test time.
+    """Paste ``M x M`` mask predictions into the image at their boxes, as Mask R-CNN does at
+    test time: bilinear resampling, fading to 0 beyond the mask's outer cell centres.
 
     Image pixel ``(x, y)`` (centre at ``x + 0.5``) reads the mask at
     ``u = (x + 0.5 - x1) / (x2 - x1) * M - 0.5`` (and likewise ``v``): mask cell centres are
