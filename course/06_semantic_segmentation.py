@@ -227,9 +227,9 @@ print(f"held-out mIoU of the window classifier: {window_scores['miou']:.3f}")
 
 # %% [markdown]
 # Neighbouring windows share all but one row or column, so the window approach computes each
-# early feature hundreds of times. Running the same convolutions **once over the whole
-# image** gives exactly the same scores — chapter 02's trick again — at a fraction of the
-# cost.
+# first-layer feature up to 13 × 13 = 169 times (once for every window that contains it).
+# Running the same convolutions **once over the whole image** gives exactly the same scores —
+# chapter 02's trick again — at a fraction of the cost.
 #
 # But look at the mIoU: a 17-pixel window does not see enough of a large shape to tell what
 # it is, and widening it at full resolution makes every layer costlier. The lecture's
@@ -977,9 +977,9 @@ test_dice_loss_reference(dice_loss)
 
 # %% [markdown]
 # Train the same U-Net with the Dice loss and compare it with cross-entropy, class by class.
-# The shapes world is not very unbalanced (the background covers about two thirds of the
-# pixels), so there is no reason to expect a large gap; what changes is *which* errors each
-# loss tolerates.
+# The shapes world is only moderately unbalanced (the background covers about three quarters
+# of the pixels, triangles 5%), so there is no reason to expect a large gap; the table
+# shows what each loss gets on each class.
 
 # %%
 dice_fn = use_or_reference("Exercise 6.4", dice_loss, segmentation.dice_loss,

@@ -876,7 +876,8 @@ if pretrained is not None:
 #   class**, of which only the region's class is trained (binary cross-entropy) and used.
 # - The mask target is the ground-truth mask RoI-aligned to the region; at test time the
 #   mask is pasted into the detected box by bilinear resampling and thresholded.
-# - RoI align matters more here than for boxes: a mask must line up with the pixels.
+# - He et al. found RoI align matters more for masks than for boxes: a mask must line up with
+#   the pixels, and rounding the region to feature cells shifts it.
 # - Mask AP is COCO AP with mask IoU; it is stricter than box AP, especially at high IoU
 #   thresholds where a 14×14 mask's outline shows.
 #
