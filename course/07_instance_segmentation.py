@@ -773,10 +773,10 @@ for name, p, ap in (("perfect semantic map + regions", oracle, oracle_ap), ("Mas
     )
 
 # %% [markdown]
-# Where the perfect semantic map does separate two objects, its masks are exact, which counts
-# at strict IoU thresholds (Mask R-CNN's masks come from a 14×14 grid). But every merged pair
-# or split object costs it, while Mask R-CNN reasons per object and separates touching shapes
-# of the same class. Look at the scenes: each instance gets its own colour and box; move the score
+# Where the perfect semantic map does separate two objects, its masks are exact, so its AP
+# falls less from AP50 to the strict thresholds than Mask R-CNN's, whose masks come from a
+# 14×14 grid. But every merged pair or split object costs it, while Mask R-CNN reasons per
+# object and separates touching shapes of the same class. Look at the scenes: each instance gets its own colour and box; move the score
 # threshold to see the less certain detections.
 
 # %%
