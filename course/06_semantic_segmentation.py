@@ -804,11 +804,17 @@ print(f"the boundary band holds {band.float().mean():.0%} of the test pixels\n")
 print(
     f"{'':10s}{'pixel acc':>10s}{'mIoU':>8s}{'boundary mIoU':>15s}{'boundary acc':>14s}  per-class IoU"
 )
-results = {}
-for name, pred in predictions.items():
+
+
+def whole_and_boundary_scores(pred):
     whole = segmentation_scores(confusion_matrix(pred, test.semantic, NUM_CLASSES))
     edge = segmentation_scores(confusion_matrix(pred[band], test.semantic[band], NUM_CLASSES))
-    results[name] = (whole, edge)
+    return whole, edge
+
+
+results = {}
+for name, pred in predictions.items():
+    results[name] = whole, edge = whole_and_boundary_scores(pred)
     print(f"{name:10s}{whole['pixel_accuracy']:10.3f}{whole['miou']:8.3f}{edge['miou']:15.3f}"
           f"{edge['pixel_accuracy']:14.3f}  {[round(v, 3) for v in whole['iou'].tolist()]}")  # fmt: skip
 errors = {name: 1 - edge["pixel_accuracy"].item() for name, (_, edge) in results.items()}
@@ -988,14 +994,13 @@ torch.manual_seed(0)
 models["U-Net, Dice"] = UNet(NUM_CLASSES, S.width).to(rt.device)
 h = fit(models["U-Net, Dice"], segmentation_batches, dice_fn, S.steps, lr=3e-3, desc="U-Net, Dice")
 predictions["U-Net, Dice"] = predict(models["U-Net, Dice"], test.images)
+results["U-Net, Dice"] = whole_and_boundary_scores(predictions["U-Net, Dice"])
 
 print(
     f"{'loss':15s}{'pixel acc':>10s}{'mIoU':>8s}{'mean Dice':>11s}{'boundary mIoU':>15s}  per-class IoU"
 )
 for name, label in (("U-Net", "cross-entropy"), ("U-Net, Dice", "Dice")):
-    pred = predictions[name]
-    whole = segmentation_scores(confusion_matrix(pred, test.semantic, NUM_CLASSES))
-    edge = segmentation_scores(confusion_matrix(pred[band], test.semantic[band], NUM_CLASSES))
+    whole, edge = results[name]
     print(f"{label:15s}{whole['pixel_accuracy']:10.3f}{whole['miou']:8.3f}{whole['mean_dice']:11.3f}"
           f"{edge['miou']:15.3f}  {[round(v, 3) for v in whole['iou'].tolist()]}")  # fmt: skip
 

@@ -101,7 +101,13 @@ NUM_CLASSES = crowded.num_shapes  # object classes, background not counted
 train = generate(S.train_scenes, crowded, seed=0)
 test = generate(S.test_scenes, crowded, seed=10**6)  # held-out seeds
 test_apart = generate(S.test_scenes, apart, seed=10**6)
-test_targets = [{"boxes": t["boxes"], "labels": t["labels"], "masks": t["masks"].bool()} for t in test.targets()]  # fmt: skip
+
+
+def instance_targets(batch):  # torchvision's target dicts, with bool masks as coco_map wants
+    return [{"boxes": t["boxes"], "labels": t["labels"], "masks": t["masks"].bool()} for t in batch.targets()]  # fmt: skip
+
+
+test_targets = instance_targets(test)
 PALETTE = torch.tensor([[0, 0, 0], [0.9, 0.6, 0.1], [0.2, 0.7, 0.9], [0.8, 0.3, 0.7]])
 
 fig, axes = plt.subplots(2, 5, figsize=(11, 4.6))
@@ -264,8 +270,7 @@ def recovered(preds, batch):
 print(f"{'scenes':9s}{'objects':>8s}{'regions':>9s}{'objects recovered':>19s}{'mask AP':>9s}")
 for name, batch in (("apart", test_apart), ("crowded", test)):
     regions = instances_from_semantic(batch.semantic)
-    targets = [{"boxes": t["boxes"], "labels": t["labels"], "masks": t["masks"].bool()} for t in batch.targets()]  # fmt: skip
-    ap = coco_map(regions, targets, iou_type="segm")["map"].item()
+    ap = coco_map(regions, instance_targets(batch), iou_type="segm")["map"].item()
     n_regions = sum(len(r["labels"]) for r in regions)
     print(f"{name:9s}{batch.num_objects.sum().item():8d}{n_regions:9d}{recovered(regions, batch):19.1%}{ap:9.3f}")  # fmt: skip
 
