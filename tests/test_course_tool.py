@@ -1,5 +1,10 @@
 import importlib.util
+import json
+import sys
+import time
 from pathlib import Path
+
+import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
 spec = importlib.util.spec_from_file_location("course_tool", ROOT / "tools" / "course.py")
@@ -21,3 +26,74 @@ def test_solution_lines_ignore_lines_the_notebook_uses_elsewhere(tmp_path):
         "    # END SOLUTION\n"
     )
     assert course_tool.solution_lines(master) == ["secret = x.flip(0).cummax(0)"]
+
+
+def alive(pid: int) -> bool:
+    status = Path(f"/proc/{pid}/status")
+    try:
+        return "\nState:\tZ" not in status.read_text()  # a zombie is dead, just not reaped
+    except FileNotFoundError:
+        return False
+
+
+def test_run_killable_kills_the_command_and_what_it_started(tmp_path):
+    pid_file = tmp_path / "child.pid"
+    script = (
+        "import subprocess, sys, time\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+        f"open({str(pid_file)!r}, 'w').write(str(child.pid))\n"
+        "time.sleep(600)\n"
+    )
+    finished, output = course_tool.run_killable([sys.executable, "-c", script], timeout=3)
+    assert not finished and output == ""
+    child = int(pid_file.read_text())
+    for _ in range(50):  # SIGKILL is asynchronous; give the kernel a moment
+        if not alive(child):
+            break
+        time.sleep(0.1)
+    assert not alive(child)
+    assert course_tool.run_killable([sys.executable, "-c", "print('hi')"], timeout=60) == (
+        True,
+        "hi\n",
+    )
+
+
+def fake_otter(write_results: bool, finished: bool):
+    """Stands in for run_killable: optionally writes otter's results.json, then 'hangs'."""
+
+    def run(command, timeout):
+        if write_results:
+            out = Path(command[command.index("-o") + 1])
+            tests = [{"name": "ex1_1", "score": 2.0, "max_score": 2.0, "output": "passed"}]
+            (out / "results.json").write_text(json.dumps({"tests": tests}))
+        return finished, "Traceback ...\nRuntimeError: boom\n"
+
+    return run
+
+
+def test_grade_notebook_keeps_results_written_before_a_hang(tmp_path, monkeypatch):
+    notebook = tmp_path / "nb.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(), notebook)
+    monkeypatch.setattr(course_tool, "run_killable", fake_otter(write_results=True, finished=False))
+    scores, text = course_tool.grade_notebook(notebook, tmp_path / "ag.zip", timeout=5)
+    assert scores == {"ex1_1": 2.0} and "[ex1_1] 2.0/2.0" in text
+
+    monkeypatch.setattr(
+        course_tool, "run_killable", fake_otter(write_results=False, finished=False)
+    )
+    assert course_tool.grade_notebook(notebook, tmp_path / "ag.zip", timeout=5) == (
+        {},
+        "did not finish within 5 s, twice (an endless loop?); scored 0",
+    )
+    monkeypatch.setattr(course_tool, "run_killable", fake_otter(write_results=False, finished=True))
+    scores, text = course_tool.grade_notebook(notebook, tmp_path / "ag.zip", timeout=5)
+    assert scores == {} and "could not run" in text and "RuntimeError: boom" in text
+
+
+def test_grade_notebook_retries_once_after_a_timeout(tmp_path, monkeypatch):
+    notebook = tmp_path / "nb.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(), notebook)
+    attempts = iter([fake_otter(write_results=False, finished=False), fake_otter(True, True)])
+    monkeypatch.setattr(course_tool, "run_killable", lambda *args: next(attempts)(*args))
+    scores, _ = course_tool.grade_notebook(notebook, tmp_path / "ag.zip", timeout=5)
+    assert scores == {"ex1_1": 2.0} and next(attempts, None) is None
