@@ -52,10 +52,7 @@ def test_run_killable_kills_the_command_and_what_it_started(tmp_path):
             break
         time.sleep(0.1)
     assert not alive(child)
-    assert course_tool.run_killable([sys.executable, "-c", "print('hi')"], timeout=60) == (
-        True,
-        "hi\n",
-    )
+    assert course_tool.run_killable([sys.executable, "-c", "print('hi')"], 60) == (True, "hi\n")
 
 
 def fake_otter(write_results: bool, finished: bool):
@@ -78,14 +75,12 @@ def test_grade_notebook_keeps_results_written_before_a_hang(tmp_path, monkeypatc
     scores, text = course_tool.grade_notebook(notebook, tmp_path / "ag.zip", timeout=5)
     assert scores == {"ex1_1": 2.0} and "[ex1_1] 2.0/2.0" in text
 
-    monkeypatch.setattr(
-        course_tool, "run_killable", fake_otter(write_results=False, finished=False)
-    )
+    monkeypatch.setattr(course_tool, "run_killable", fake_otter(False, finished=False))
     assert course_tool.grade_notebook(notebook, tmp_path / "ag.zip", timeout=5) == (
         {},
         "did not finish within 5 s, twice (an endless loop?); scored 0",
     )
-    monkeypatch.setattr(course_tool, "run_killable", fake_otter(write_results=False, finished=True))
+    monkeypatch.setattr(course_tool, "run_killable", fake_otter(False, finished=True))
     scores, text = course_tool.grade_notebook(notebook, tmp_path / "ag.zip", timeout=5)
     assert scores == {} and "could not run" in text and "RuntimeError: boom" in text
 
@@ -93,7 +88,7 @@ def test_grade_notebook_keeps_results_written_before_a_hang(tmp_path, monkeypatc
 def test_grade_notebook_retries_once_after_a_timeout(tmp_path, monkeypatch):
     notebook = tmp_path / "nb.ipynb"
     nbformat.write(nbformat.v4.new_notebook(), notebook)
-    attempts = iter([fake_otter(write_results=False, finished=False), fake_otter(True, True)])
+    attempts = iter([fake_otter(False, finished=False), fake_otter(True, finished=True)])
     monkeypatch.setattr(course_tool, "run_killable", lambda *args: next(attempts)(*args))
     scores, _ = course_tool.grade_notebook(notebook, tmp_path / "ag.zip", timeout=5)
     assert scores == {"ex1_1": 2.0} and next(attempts, None) is None
