@@ -32,7 +32,7 @@ test: install lint unit check-student notebooks
 
 lint: install
 	$(BIN)/ruff check lib tests tools data_scripts course/[0-9][0-9]_*.py
-	$(BIN)/ruff format --check lib tests tools data_scripts course/[0-9][0-9]_*.py
+	$(BIN)/ruff format --check lib tests tools data_scripts
 
 unit: install
 	$(BIN)/pytest -m "not notebook" -q
@@ -58,9 +58,10 @@ bench: install
 	$(PY) -m visioncourse.data.bench
 
 # Optional real photos: make data NAME=pennfudan | oxford_pets | voc2007 (see data_scripts/).
+# Any other NAME gets the list of datasets from the command itself (not a Python traceback).
 data: install
-	@test -n "$(NAME)" || { echo "usage: make data NAME=pennfudan|oxford_pets|voc2007"; exit 2; }
-	$(PY) data_scripts/$(NAME).py $(ARGS)
+	@test -n "$(NAME)" || { echo "usage: make data NAME=pennfudan|oxford_pets|voc2007 [ARGS=--trust-unverified]"; exit 2; }
+	$(PY) -m visioncourse.data.real $(NAME) $(ARGS)
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

@@ -38,23 +38,29 @@
 # **Run time:** about a minute in fast mode on 2 CPU cores; a few minutes in full mode on a GPU.
 
 # %%
-# Setup: works locally (after `make lab`) and on Colab, where it fetches the course first.
+# Setup: works locally (after `make lab`) and on Colab, where its first run fetches and
+# installs the course. Safe to run again, and after Colab's "Restart session".
+import importlib.util
 import os
 import subprocess
 import sys
 
 COURSE_REPO = "https://github.com/vision-beyond-classification/course"
 CHAPTER = "01_boxes_iou"
-if "google.colab" in sys.modules and not os.path.isdir("tests"):
-    subprocess.run(f"git clone -q --depth 1 {COURSE_REPO} /content/course && "
-                   "pip install -q /content/course", shell=True, check=True)  # fmt: skip
-    os.chdir(f"/content/course/course/student/{CHAPTER}")
+if "google.colab" in sys.modules:
+    home = "/content/course"
+    if not os.path.isdir(f"{home}/.git"):
+        subprocess.run(["rm", "-rf", home], check=True)  # what an interrupted clone left
+        subprocess.run(["git", "clone", "-q", "--depth", "1", COURSE_REPO, home], check=True)
+    if importlib.util.find_spec("visioncourse") is None:  # not installed by an earlier run
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", home], check=True)
+        importlib.invalidate_caches()
+    os.chdir(f"{home}/course/student/{CHAPTER}")
 
-import otter
-
+from visioncourse.exercises import Grader
 from visioncourse.runtime import setup, sizes
 
-grader = otter.Notebook()  # public tests live in ./tests
+grader = Grader(CHAPTER, repo=COURSE_REPO)  # runs the public tests in ./tests
 rt = setup(seed=0)
 
 # %%
@@ -191,7 +197,7 @@ test_xyxy_to_cxcywh_matches_torchvision(xyxy_to_cxcywh)
 example = torch.tensor([[2.0, 3.0, 5.0, 4.0]])
 for fmt in ("xywh", "cxcywh"):
     print(f"{fmt:7s} torchvision {torchvision.ops.box_convert(example, 'xyxy', fmt).tolist()}"
-          f"  visioncourse {vboxes.box_convert(example, 'xyxy', fmt).tolist()}")  # fmt: skip
+          f"  visioncourse {vboxes.box_convert(example, 'xyxy', fmt).tolist()}")
 try:
     vboxes.box_convert(example, "xyxy", "yxyx")
 except ValueError as err:
@@ -302,9 +308,9 @@ test_iou_pair_far_apart(iou_pair)
 
 # %%
 iou_fn = use_or_reference(
-    "Exercise 1.2", iou_pair, lambda a, b: vboxes.box_iou(a[None], b[None])[0, 0],
+    "Exercise 1.2", "iou_pair", lambda a, b: vboxes.box_iou(a[None], b[None])[0, 0],
     torch.tensor([0.0, 0, 2, 2]), torch.tensor([1.0, 1, 3, 3]),
-)  # fmt: skip
+)
 
 
 def iou_verdict(iou: float) -> str:
@@ -438,8 +444,7 @@ test_pairwise_iou_matches_torchvision(pairwise_iou)
 
 # %%
 pairwise_fn = use_or_reference(
-    "Exercise 1.3",
-    pairwise_iou,
+    "Exercise 1.3", "pairwise_iou",
     vboxes.box_iou,
     torch.tensor([[0.0, 0, 2, 2]]),
     torch.tensor([[1.0, 1, 3, 3]]),
@@ -460,7 +465,7 @@ for _ in range(20):
     pairwise_fn(many, many[:100])
 vector_s = (time.perf_counter() - start) / 20 / 200
 print(f"double loop: {loop_s * 1e6:8.1f} µs per 100 pairs | broadcast: {vector_s * 1e6:6.2f} µs "
-      f"per 100 pairs | {loop_s / vector_s:,.0f}x faster")  # fmt: skip
+      f"per 100 pairs | {loop_s / vector_s:,.0f}x faster")
 
 # %% [markdown]
 # ## 3. The ImageNet localization criterion
@@ -583,7 +588,7 @@ test_localization_hits_matches_reference(localization_hits)
 
 # %%
 world = ShapesConfig(image_size=S.image_size, max_objects=1, min_size=0.2, max_size=0.7,
-                     background="noise", clutter=4)  # fmt: skip
+                     background="noise", clutter=4)
 NUM_CLASSES = world.num_shapes
 
 
@@ -679,10 +684,10 @@ test_smooth_l1_matches_torch(smooth_l1)
 
 # %%
 smooth_l1_fn = use_or_reference(
-    "Exercise 1.5", smooth_l1,
+    "Exercise 1.5", "smooth_l1",
     lambda p, t, beta=1.0: F.smooth_l1_loss(p, t, beta=beta, reduction="none"),
     torch.tensor([0.0, 0.5, 2.0]), torch.zeros(3),
-)  # fmt: skip
+)
 BOX_LOSSES = {
     "L2": lambda p, t: (p - t).pow(2).sum(-1).mean(),
     "L1": lambda p, t: (p - t).abs().sum(-1).mean(),
@@ -731,7 +736,7 @@ def train_localizer(box_loss: str, class_specific: bool, seed: int = 0, lam: flo
         )
 
     history = fit(model, lambda step: shapes_batch(seed * 10**5 + step, S.batch), loss_fn, S.steps,
-                  lr=3e-3, desc=f"{box_loss}, {'class-specific' if class_specific else 'agnostic'}")  # fmt: skip
+                  lr=3e-3, desc=f"{box_loss}, {'class-specific' if class_specific else 'agnostic'}")
     return model, history
 
 
@@ -739,7 +744,7 @@ def train_localizer(box_loss: str, class_specific: bool, seed: int = 0, lam: flo
 def evaluate_localizer(model):
     logits, all_boxes = model(test_images)
     pred = logits.argmax(1)
-    to_pixels = lambda b: vboxes.box_convert(b * world.image_size, "cxcywh", "xyxy")  # noqa: E731
+    to_pixels = lambda b: vboxes.box_convert(b * world.image_size, "cxcywh", "xyxy")
     pred_boxes, true_boxes = to_pixels(model.pick_box(all_boxes, pred)), to_pixels(test_boxes)
     iou = vboxes.elementwise_box_iou(pred_boxes, true_boxes)
     return {
@@ -791,7 +796,7 @@ assert results[best]["loc acc"] >= BAR, (
 specific, agnostic = results["smooth-L1 class-specific"], results["smooth-L1 class-agnostic"]
 verdict = "beats" if specific["loc acc"] > agnostic["loc acc"] else "does not beat"
 print(f"measured: the class-specific head {verdict} the class-agnostic one "
-      f"({specific['loc acc']:.3f} vs {agnostic['loc acc']:.3f} localization accuracy)")  # fmt: skip
+      f"({specific['loc acc']:.3f} vs {agnostic['loc acc']:.3f} localization accuracy)")
 
 # %% [markdown]
 # What the best model sees — predicted box in orange, true box in white, title green when the
@@ -821,7 +826,7 @@ plt.show()
 # (images, boxes, labels, masks, `targets()`), so the code of this chapter runs on them by
 # changing the line that makes the data — `NUM_CLASSES` and the class names come from
 # `photos.num_classes` and `photos.classes`. Here: one pet per photo, boxed from its pet/background trimap: the one-object localization task of this chapter. This cell only runs if the data
-# is on your machine (`make data NAME=oxford_pets`, which needs internet once).
+# is on your machine (`python -m visioncourse.data.real oxford_pets`, which needs internet once).
 
 # %%
 from visioncourse.data import real

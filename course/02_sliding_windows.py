@@ -43,23 +43,29 @@
 # **Run time:** about a minute in fast mode on 2 CPU cores; a few minutes in full mode on a GPU.
 
 # %%
-# Setup: works locally (after `make lab`) and on Colab, where it fetches the course first.
+# Setup: works locally (after `make lab`) and on Colab, where its first run fetches and
+# installs the course. Safe to run again, and after Colab's "Restart session".
+import importlib.util
 import os
 import subprocess
 import sys
 
 COURSE_REPO = "https://github.com/vision-beyond-classification/course"
 CHAPTER = "02_sliding_windows"
-if "google.colab" in sys.modules and not os.path.isdir("tests"):
-    subprocess.run(f"git clone -q --depth 1 {COURSE_REPO} /content/course && "
-                   "pip install -q /content/course", shell=True, check=True)  # fmt: skip
-    os.chdir(f"/content/course/course/student/{CHAPTER}")
+if "google.colab" in sys.modules:
+    home = "/content/course"
+    if not os.path.isdir(f"{home}/.git"):
+        subprocess.run(["rm", "-rf", home], check=True)  # what an interrupted clone left
+        subprocess.run(["git", "clone", "-q", "--depth", "1", COURSE_REPO, home], check=True)
+    if importlib.util.find_spec("visioncourse") is None:  # not installed by an earlier run
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", home], check=True)
+        importlib.invalidate_caches()
+    os.chdir(f"{home}/course/student/{CHAPTER}")
 
-import otter
-
+from visioncourse.exercises import Grader
 from visioncourse.runtime import setup, sizes
 
-grader = otter.Notebook()  # public tests live in ./tests
+grader = Grader(CHAPTER, repo=COURSE_REPO)  # runs the public tests in ./tests
 rt = setup(seed=0)
 
 # %%
@@ -86,7 +92,7 @@ S = sizes(
     full=dict(train_scenes=4000, steps=2000, scenes_per_step=64, width=32, test_scenes=1000,
               face_steps=1500),
     mode=rt.mode,
-)  # fmt: skip
+)
 S
 
 # %% [markdown]
@@ -104,7 +110,7 @@ S
 # %%
 WINDOW = 30
 scene = ShapesConfig(image_size=96, min_objects=2, max_objects=4, min_size=0.12, max_size=0.42,
-                     background="noise", clutter=6)  # fmt: skip
+                     background="noise", clutter=6)
 NUM_CLASSES = scene.num_shapes  # plus background (label 0)
 test = generate(S.test_scenes, scene, seed=10**6, device=rt.device)  # held-out seeds
 fig, axes = plt.subplots(1, 4, figsize=(11, 3))
@@ -207,14 +213,14 @@ test_window_boxes_counts_and_edges(window_boxes)
 # evaluation.
 
 # %%
-window_fn = use_or_reference("Exercise 2.1", window_boxes, detection.window_boxes, 4, 6, 2, 2)
+window_fn = use_or_reference("Exercise 2.1", "window_boxes", detection.window_boxes, 4, 6, 2, 2)
 SCALES = (1.0, 0.66)  # 0.66 lets the 40-pixel shapes fit the 30-pixel window
 for name, side in (("our scene", 96), ("a 640x480 photo", None)):
     if side:
         counts = [len(window_fn(round(side * s), round(side * s), WINDOW, 4)) for s in SCALES]
     else:
         counts = [len(window_fn(round(480 * s), round(640 * s), WINDOW, 4))
-                  for s in (1.0, 0.8, 0.64, 0.51, 0.41, 0.33, 0.26, 0.21, 0.17, 0.13)]  # fmt: skip
+                  for s in (1.0, 0.8, 0.64, 0.51, 0.41, 0.33, 0.26, 0.21, 0.17, 0.13)]
     print(f"{name:16s}: {sum(counts):6d} windows over {len(counts)} scales")
 
 # %% [markdown]
@@ -293,7 +299,7 @@ class WindowNet(nn.Module):
         self.features = nn.Sequential(
             nn.Conv2d(3, width, 3), nn.BatchNorm2d(width), nn.ReLU(), nn.MaxPool2d(2),
             nn.Conv2d(width, 2 * width, 3), nn.BatchNorm2d(2 * width), nn.ReLU(), nn.MaxPool2d(2),
-        )  # fmt: skip
+        )
         self.fc = nn.Linear(2 * width * 6 * 6, hidden)
         self.cls = nn.Linear(hidden, num_classes + 1)  # + background
         self.box = nn.Linear(hidden, 4)  # object box in the window, as fractions
@@ -316,7 +322,7 @@ torch.manual_seed(0)
 window_net = WindowNet(S.width).to(rt.device)
 gen = torch.Generator().manual_seed(0)
 history = fit(window_net, lambda step: sample_windows(train_scenes, 4 * S.scenes_per_step, gen),
-              window_loss, S.steps, lr=3e-3, desc="window classifier")  # fmt: skip
+              window_loss, S.steps, lr=3e-3, desc="window classifier")
 window_net.eval()
 crops, target, _ = sample_windows(test, 2000, torch.Generator().manual_seed(2))
 with torch.no_grad():
@@ -336,7 +342,7 @@ def resize(image, scale: float):
     if scale == 1.0:
         return image
     return F.interpolate(image[None], scale_factor=scale, mode="bilinear", antialias=True,
-                         align_corners=False)[0]  # fmt: skip
+                         align_corners=False)[0]
 
 
 @torch.no_grad()
@@ -347,7 +353,7 @@ def slide_naive(model, image, scales=SCALES, stride=4):
         level = resize(image, scale)
         corners = window_fn(level.shape[1], level.shape[2], WINDOW, stride).long()
         logits = [model(level[None, :, y : y + WINDOW, x : x + WINDOW])[0][0]
-                  for x, y in corners[:, :2].tolist()]  # fmt: skip
+                  for x, y in corners[:, :2].tolist()]
         evaluations += len(logits)
         out.append(torch.stack(logits))
     return out, evaluations
@@ -357,7 +363,7 @@ image = test.images[0]
 with timer() as t_naive:
     naive_logits, evaluations = slide_naive(window_net, image)
 print(f"{evaluations} network evaluations over {len(SCALES)} scales: {t_naive.seconds:.2f} s "
-      f"for one 96x96 scene")  # fmt: skip
+      f"for one 96x96 scene")
 
 # %% [markdown]
 # ## 4. Convolutionalization
@@ -488,10 +494,8 @@ def probe_conv(convert):
 
 
 torch.manual_seed(0)
-student_probe = probe_conv(fc_to_conv)
-chosen = use_or_reference("Exercise 2.2", student_probe, probe_conv(detection.fc_to_conv),
-                          nn.Linear(8, 3), torch.randn(1, 2, 2, 2))  # fmt: skip
-convert = fc_to_conv if chosen is student_probe else detection.fc_to_conv
+convert = use_or_reference("Exercise 2.2", "fc_to_conv", detection.fc_to_conv,
+                           nn.Linear(8, 3), torch.randn(1, 2, 2, 2), adapt=probe_conv)
 
 
 class FullyConvolutional(nn.Module):
@@ -514,7 +518,7 @@ fcn = FullyConvolutional(window_net).eval()
 with torch.no_grad():
     score_map, box_map = fcn(image[None])
 print(f"a 30x30 crop gives a {tuple(fcn(crops[:1])[0].shape[2:])} map; the 96x96 scene gives "
-      f"{tuple(score_map.shape[2:])} = {score_map.shape[2] * score_map.shape[3]} windows at stride 4")  # fmt: skip
+      f"{tuple(score_map.shape[2:])} = {score_map.shape[2] * score_map.shape[3]} windows at stride 4")
 
 # %% [markdown]
 # **The same numbers?** Window `(i, j)` of the map must equal the crop at `(4i, 4j)`. In
@@ -528,11 +532,11 @@ with torch.no_grad():
     fcn64, net64, image64 = fcn.double(), window_net.double(), image.double()
     logits64, _ = slide_naive(net64, image64, scales=(1.0,))
     diff64 = (fcn64(image64[None])[0][0].permute(1, 2, 0).reshape(-1, NUM_CLASSES + 1)
-              - logits64[0]).abs().max().item()  # fmt: skip
+              - logits64[0]).abs().max().item()
     prob_diff = (map_logits.softmax(1) - naive_logits[0].softmax(1)).abs().max().item()
 fcn.float(), window_net.float()
 print(f"largest difference, float32 logits: {diff32:.1e}; float32 probabilities: {prob_diff:.1e}; "
-      f"float64 logits: {diff64:.1e}")  # fmt: skip
+      f"float64 logits: {diff64:.1e}")
 assert prob_diff < 1e-5 and diff64 < 1e-9, "the fully convolutional scores must equal the crops'"
 
 # %% [markdown]
@@ -569,12 +573,12 @@ t_batched = best_time(lambda: slide_batched(window_net, image))
 t_fcn = best_time(lambda: slide_fcn(fcn, image))
 print(f"{'method':34s}{'ms per scene':>14s}{'vs FCN':>9s}")
 for name, sec in (("one crop per call", t_naive.seconds), ("all crops in one batch", t_batched),
-                  ("fully convolutional, once per scale", t_fcn)):  # fmt: skip
+                  ("fully convolutional, once per scale", t_fcn)):
     print(f"{name:34s}{sec * 1e3:14.1f}{sec / t_fcn:8.1f}x")
 speedup = t_naive.seconds / t_fcn
 print(f"measured: one FCN pass is {speedup:.0f}x faster than running the classifier window by "
       f"window ({'meets' if speedup >= 10 else 'misses'} the 10x bar), and {t_batched / t_fcn:.1f}x "
-      "faster than one batch of all crops")  # fmt: skip
+      "faster than one batch of all crops")
 
 # %% [markdown]
 # Against a batch of crops the gain is smaller: batching already removes the per-call
@@ -633,7 +637,7 @@ def detect_candidates(image, scales=SCALES, score_threshold=0.3):
 candidates = [detect_candidates(im) for im in test.images]
 targets = [{"boxes": b[lab > 0], "labels": lab[lab > 0]} for b, lab in zip(test.boxes, test.labels)]
 print(f"{sum(len(c[0]) for c in candidates) / len(candidates):.0f} candidate boxes per scene "
-      f"for {test.num_objects.float().mean():.1f} objects")  # fmt: skip
+      f"for {test.num_objects.float().mean():.1f} objects")
 
 
 def greedy_merge(boxes, scores, labels, iou_threshold=0.3):
@@ -663,7 +667,7 @@ image_candidates = candidates[0]
 merged = greedy_merge(*image_candidates)
 fig, axes = plt.subplots(1, 2, figsize=(7, 3.6))
 for ax, (b, _, lab), title in zip(axes, (image_candidates, merged),
-                                (f"{len(image_candidates[0])} windows fire", "after greedy merge")):  # fmt: skip
+                                (f"{len(image_candidates[0])} windows fire", "after greedy merge")):
     ax.imshow(to_numpy_image(image), interpolation="nearest")
     draw_boxes(ax, b, lab, linewidth=0.8)
     ax.set_title(title)
@@ -876,11 +880,11 @@ g = torch.Generator().manual_seed(0)
 xy = torch.rand(300, 2, generator=g) * 80
 many = torch.cat((xy, xy + 5 + torch.rand(300, 2, generator=g) * 30), 1)
 many_scores, many_idxs = torch.rand(300, generator=g), torch.randint(0, 3, (300,), generator=g)
-nms_fn = use_or_reference("Exercise 2.3", nms, vboxes.nms, many, many_scores, 0.5)
-batched_fn = use_or_reference("Exercise 2.4", lambda *a: batched_nms(*a) if nms_fn is nms else None,
-                              vboxes.batched_nms, many, many_scores, many_idxs, 0.5)  # fmt: skip
+nms_fn = use_or_reference("Exercise 2.3", "nms", vboxes.nms, many, many_scores, 0.5)
+batched_fn = use_or_reference("Exercise 2.4", lambda *a: batched_nms(*a) if nms_fn is not vboxes.nms else None,
+                              vboxes.batched_nms, many, many_scores, many_idxs, 0.5)
 same = torch.equal(batched_fn(many, many_scores, many_idxs, 0.5),
-                   torchvision.ops.batched_nms(many, many_scores, many_idxs, 0.5))  # fmt: skip
+                   torchvision.ops.batched_nms(many, many_scores, many_idxs, 0.5))
 print(f"300 random boxes: same indices as torchvision.ops.batched_nms: {same}")
 
 
@@ -936,10 +940,10 @@ def show_nms(scene_index=0, score_threshold=0.5, iou_threshold=0.3):
     keep = batched_fn(boxes.cpu(), scores.cpu(), labels.cpu(), iou_threshold)
     fig, axes = plt.subplots(1, 2, figsize=(7, 3.6))
     for ax, idx, title in ((axes[0], slice(None), f"{len(boxes)} windows"),
-                           (axes[1], keep, f"{len(keep)} after NMS")):  # fmt: skip
+                           (axes[1], keep, f"{len(keep)} after NMS")):
         ax.imshow(to_numpy_image(test.images[scene_index]), interpolation="nearest")
         draw_boxes(ax, boxes[idx], labels[idx], scene.classes if ax is axes[1] else None,
-                   scores[idx] if ax is axes[1] else None, linewidth=1)  # fmt: skip
+                   scores[idx] if ax is axes[1] else None, linewidth=1)
         ax.set_title(title)
         ax.axis("off")
     plt.show()
@@ -969,7 +973,7 @@ photo = data.astronaut()
 cascade = feature.Cascade(data.lbp_frontal_face_cascade_filename())
 with timer() as t_cascade:
     faces = cascade.detect_multi_scale(img=photo, scale_factor=1.2, step_ratio=1,
-                                       min_size=(60, 60), max_size=(123, 123))  # fmt: skip
+                                       min_size=(60, 60), max_size=(123, 123))
 # How many windows did it consider? Sizes from 60 to 123 px, growing by 1.2, at step 1 px.
 sizes_px, size = [], 60.0
 while size <= 123:
@@ -977,9 +981,9 @@ while size <= 123:
     size *= 1.2
 scanned = sum((512 - s + 1) ** 2 for s in sizes_px)
 face_boxes = torch.tensor([[f["c"], f["r"], f["c"] + f["width"], f["r"] + f["height"]]
-                           for f in faces], dtype=torch.float)  # fmt: skip
+                           for f in faces], dtype=torch.float)
 print(f"cascade: {len(faces)} face(s) among about {scanned:,} windows in "
-      f"{t_cascade.seconds * 1e3:.0f} ms = {t_cascade.seconds / scanned * 1e9:.0f} ns per window")  # fmt: skip
+      f"{t_cascade.seconds * 1e3:.0f} ms = {t_cascade.seconds / scanned * 1e9:.0f} ns per window")
 fig, ax = plt.subplots(figsize=(3.5, 3.5))
 ax.imshow(photo)
 draw_boxes(ax, face_boxes, color="yellow", linewidth=2)
@@ -1017,7 +1021,7 @@ def pyramid(x, face_sizes=(40, 60, 80, 100, 130)):
 
 photos = [grey(n) for n in ("coffee", "chelsea", "rocket", "camera", "brick", "grass", "gravel")]
 background_windows = torch.cat([F.unfold(level, 25, stride=4).transpose(1, 2).reshape(-1, 1, 25, 25)
-                                for p in photos for _, level in pyramid(p)])  # fmt: skip
+                                for p in photos for _, level in pyramid(p)])
 print(f"{len(background_windows):,} background windows from {len(photos)} photos")
 
 
@@ -1026,13 +1030,13 @@ def train_face_net(negatives, seed=0):
     net = nn.Sequential(  # 25 -> 23 -> 11 -> 9 -> 4 -> 1: stride 4
         nn.Conv2d(1, 8, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(8, 16, 3), nn.ReLU(),
         nn.MaxPool2d(2), nn.Conv2d(16, 32, 4), nn.ReLU(), nn.Conv2d(32, 2, 1),
-    )  # fmt: skip
+    )
     g = torch.Generator().manual_seed(seed)
     train_faces = faces[~held_out[:100]]
 
     def batches(step):
         x = torch.cat((train_faces[torch.randint(0, len(train_faces), (48,), generator=g)],
-                       negatives[torch.randint(0, len(negatives), (48,), generator=g)]))  # fmt: skip
+                       negatives[torch.randint(0, len(negatives), (48,), generator=g)]))
         y = torch.cat((torch.ones(48), torch.zeros(48))).long()
         flip = torch.rand(96, generator=g) < 0.5  # faces are left-right symmetric
         x = torch.where(flip[:, None, None, None], x.flip(-1), x)
@@ -1041,7 +1045,7 @@ def train_face_net(negatives, seed=0):
         return x, y
 
     fit(net, batches, lambda out, y: F.cross_entropy(out.flatten(1), y), S.face_steps, lr=3e-3,
-        desc="face / non-face")  # fmt: skip
+        desc="face / non-face")
     return net.eval()
 
 
@@ -1061,10 +1065,10 @@ def scan(net, x):
 
 astronaut = grey("astronaut")
 negatives = torch.cat((non_faces[~held_out[100:]], background_windows[torch.randperm(
-    len(background_windows), generator=torch.Generator().manual_seed(0))[:2000]]))  # fmt: skip
+    len(background_windows), generator=torch.Generator().manual_seed(0))[:2000]]))
 face_net = train_face_net(negatives)
 with torch.no_grad():
-    patch_acc = (face_net(lfw[held_out]).flatten(1).argmax(1) == (torch.arange(200) < 100)[held_out]).float().mean()  # fmt: skip
+    patch_acc = (face_net(lfw[held_out]).flatten(1).argmax(1) == (torch.arange(200) < 100)[held_out]).float().mean()
 print(f"held-out lfw patches: accuracy {patch_acc:.2f}")
 
 # %% [markdown]
@@ -1120,7 +1124,7 @@ plt.show()
 # (images, boxes, labels, masks, `targets()`), so the code of this chapter runs on them by
 # changing the line that makes the data — `NUM_CLASSES` and the class names come from
 # `photos.num_classes` and `photos.classes`. Here: street photos with boxed pedestrians. This cell only runs if the data
-# is on your machine (`make data NAME=pennfudan`, which needs internet once).
+# is on your machine (`python -m visioncourse.data.real pennfudan --trust-unverified`, which needs internet once).
 
 # %%
 from visioncourse.data import real

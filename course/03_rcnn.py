@@ -42,23 +42,29 @@
 # **Run time:** about a minute in fast mode on 2 CPU cores; a few minutes in full mode on a GPU.
 
 # %%
-# Setup: works locally (after `make lab`) and on Colab, where it fetches the course first.
+# Setup: works locally (after `make lab`) and on Colab, where its first run fetches and
+# installs the course. Safe to run again, and after Colab's "Restart session".
+import importlib.util
 import os
 import subprocess
 import sys
 
 COURSE_REPO = "https://github.com/vision-beyond-classification/course"
 CHAPTER = "03_rcnn"
-if "google.colab" in sys.modules and not os.path.isdir("tests"):
-    subprocess.run(f"git clone -q --depth 1 {COURSE_REPO} /content/course && "
-                   "pip install -q /content/course", shell=True, check=True)  # fmt: skip
-    os.chdir(f"/content/course/course/student/{CHAPTER}")
+if "google.colab" in sys.modules:
+    home = "/content/course"
+    if not os.path.isdir(f"{home}/.git"):
+        subprocess.run(["rm", "-rf", home], check=True)  # what an interrupted clone left
+        subprocess.run(["git", "clone", "-q", "--depth", "1", COURSE_REPO, home], check=True)
+    if importlib.util.find_spec("visioncourse") is None:  # not installed by an earlier run
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", home], check=True)
+        importlib.invalidate_caches()
+    os.chdir(f"{home}/course/student/{CHAPTER}")
 
-import otter
-
+from visioncourse.exercises import Grader
 from visioncourse.runtime import setup, sizes
 
-grader = otter.Notebook()  # public tests live in ./tests
+grader = Grader(CHAPTER, repo=COURSE_REPO)  # runs the public tests in ./tests
 rt = setup(seed=0)
 
 # %%
@@ -85,7 +91,7 @@ S = sizes(
     full=dict(train_scenes=1500, test_scenes=500, warp=32, width=64, steps=3000, batch=256,
               random_negatives=0.1, hard_negatives=20000),
     mode=rt.mode,
-)  # fmt: skip
+)
 S
 
 # %% [markdown]
@@ -111,7 +117,7 @@ S
 
 # %%
 scene = ShapesConfig(image_size=64, min_objects=2, max_objects=4, min_size=0.18, max_size=0.45,
-                     background="noise", clutter=4)  # fmt: skip
+                     background="noise", clutter=4)
 NUM_CLASSES = scene.num_shapes
 PROPOSAL_SCALES = (50, 200)  # Felzenszwalb scales: fine and coarse starting regions
 train = generate(S.train_scenes, scene, seed=0)
@@ -146,7 +152,7 @@ plt.show()
 
 # %%
 with timer() as t_props:
-    test_proposals = [selective_search(im, scales=PROPOSAL_SCALES) for im in tqdm(test.images, desc="proposals", leave=False)]  # fmt: skip
+    test_proposals = [selective_search(im, scales=PROPOSAL_SCALES) for im in tqdm(test.images, desc="proposals", leave=False)]
 seconds_per_image = t_props.seconds / len(test.images)
 g = torch.Generator().manual_seed(0)
 windows = torch.cat([detection.window_boxes(64, 64, w, 4) for w in (16, 24, 32)])
@@ -174,7 +180,7 @@ plt.legend(), plt.grid(alpha=0.3)
 plt.show()
 print(f"{sum(len(p) for p in test_proposals) / len(test_proposals):.0f} proposals per image, "
       f"{seconds_per_image * 1e3:.0f} ms per image; recall with all of them: "
-      f"{recall_at(test_proposals, 10**6):.3f}")  # fmt: skip
+      f"{recall_at(test_proposals, 10**6):.3f}")
 
 # %% [markdown]
 # ## 2. Labelling proposals
@@ -485,10 +491,10 @@ test_decode_inverts_encode(decode)
 # %%
 from torchvision.models.detection._utils import BoxCoder as TorchvisionBoxCoder
 
-encode_fn = use_or_reference("Exercise 3.2", encode, vboxes.encode_boxes,
-                             torch.tensor([[1.0, 0, 9, 8]]), torch.tensor([[0.0, 0, 8, 8]]))  # fmt: skip
-decode_fn = use_or_reference("Exercise 3.3", decode, vboxes.decode_boxes,
-                             torch.tensor([[0.25, 0, 0.1, 0]]), torch.tensor([[0.0, 0, 8, 8]]))  # fmt: skip
+encode_fn = use_or_reference("Exercise 3.2", "encode", vboxes.encode_boxes,
+                             torch.tensor([[1.0, 0, 9, 8]]), torch.tensor([[0.0, 0, 8, 8]]))
+decode_fn = use_or_reference("Exercise 3.3", "decode", vboxes.decode_boxes,
+                             torch.tensor([[0.25, 0, 0.1, 0]]), torch.tensor([[0.0, 0, 8, 8]]))
 gt0, _ = truth(test, 0)
 props, matched_idx = proposals0[:50], vboxes.box_iou(proposals0[:50], gt0).argmax(1)
 weights = (10.0, 10.0, 5.0, 5.0)
@@ -496,7 +502,7 @@ ours = vboxes.BoxCoder(weights).encode_single(gt0[matched_idx], props)
 theirs = TorchvisionBoxCoder(weights).encode_single(gt0[matched_idx], props)
 round_trip = decode_fn(encode_fn(gt0[matched_idx], props), props)
 print(f"BoxCoder{weights}: largest difference from torchvision {(ours - theirs).abs().max():.1e}; "
-      f"decode(encode) round trip error {(round_trip - gt0[matched_idx]).abs().max():.1e} px")  # fmt: skip
+      f"decode(encode) round trip error {(round_trip - gt0[matched_idx]).abs().max():.1e} px")
 
 # %% [markdown]
 # ## 4. The R-CNN pipeline
@@ -521,11 +527,9 @@ def labels_of(assign):  # use_or_reference compares tensors: probe the labels
     return lambda *args: assign(*args)[0]
 
 
-student_probe = labels_of(assign_labels)
-chosen = use_or_reference("Exercise 3.1", student_probe, labels_of(reference_assign),
-                          torch.tensor([[0.0, 0, 10, 10], [0, 0, 10, 3]]),
-                          torch.tensor([[0.0, 0, 10, 8]]), torch.tensor([2]))  # fmt: skip
-assign_fn = assign_labels if chosen is student_probe else reference_assign
+assign_fn = use_or_reference("Exercise 3.1", "assign_labels", reference_assign,
+                             torch.tensor([[0.0, 0, 10, 10], [0, 0, 10, 3]]),
+                             torch.tensor([[0.0, 0, 10, 8]]), torch.tensor([2]), adapt=labels_of)
 REGRESSION_WEIGHTS = (10.0, 10.0, 5.0, 5.0)  # targets of roughly unit spread, as torchvision
 
 
@@ -544,17 +548,17 @@ def region_set(batch, proposals_per_image, with_truth):
     boxes, image_index = torch.cat(boxes), torch.cat(image_index)
     rois = torch.cat((image_index[:, None].float(), boxes), 1)
     return dict(warped=detection.warp_regions(batch.images, rois, S.warp), boxes=boxes,
-                labels=torch.cat(labels), targets=torch.cat(targets), image=image_index)  # fmt: skip
+                labels=torch.cat(labels), targets=torch.cat(targets), image=image_index)
 
 
 with timer() as t_train_props:
-    train_proposals = [selective_search(im, scales=PROPOSAL_SCALES) for im in tqdm(train.images, desc="proposals", leave=False)]  # fmt: skip
+    train_proposals = [selective_search(im, scales=PROPOSAL_SCALES) for im in tqdm(train.images, desc="proposals", leave=False)]
 regions = region_set(train, train_proposals, with_truth=True)
 test_regions = region_set(test, test_proposals, with_truth=False)
 positives = regions["labels"] > 0
 print(f"training regions: {len(regions['labels'])} from {len(train.images)} scenes "
       f"({int(positives.sum())} positives, {int((~positives).sum())} background); "
-      f"proposals took {t_train_props.seconds:.1f} s")  # fmt: skip
+      f"proposals took {t_train_props.seconds:.1f} s")
 fig, axes = plt.subplots(1, 12, figsize=(12, 1.4))
 show = torch.cat((positives.nonzero()[:6, 0], (~positives).nonzero()[:6, 0]))
 for ax, i in zip(axes, show.tolist()):
@@ -581,7 +585,7 @@ class RegionNet(nn.Module):
 
         self.features = nn.Sequential(*block(3, width), *block(width, 2 * width),
                                       *block(2 * width, 2 * width), nn.AdaptiveAvgPool2d(2),
-                                      nn.Flatten(), nn.Linear(8 * width, 128), nn.ReLU())  # fmt: skip
+                                      nn.Flatten(), nn.Linear(8 * width, 128), nn.ReLU())
         self.cls = nn.Linear(128, NUM_CLASSES + 1)
         self.box = nn.Linear(128, 4)
 
@@ -609,7 +613,7 @@ def train_rcnn(negative_pool, seed=0):
 
     def batches(step):
         idx = torch.cat((pos[torch.randint(0, len(pos), (n_pos,), generator=g)],
-                         negative_pool[torch.randint(0, len(negative_pool), (S.batch - n_pos,), generator=g)]))  # fmt: skip
+                         negative_pool[torch.randint(0, len(negative_pool), (S.batch - n_pos,), generator=g)]))
         x = regions["warped"][idx].to(rt.device)
         return x, regions["labels"][idx].to(rt.device), regions["targets"][idx].to(rt.device)
 
@@ -771,10 +775,10 @@ test_hardest_negatives_few_background(hardest_negatives)
 
 # %%
 hard_fn = use_or_reference(
-    "Exercise 3.4", hardest_negatives,
+    "Exercise 3.4", "hardest_negatives",
     lambda s, lab, k: torch.where(lab == 0, s, -1.0).argsort(descending=True)[: min(k, int((lab == 0).sum()))],
     torch.tensor([0.9, 0.8, 0.1, 0.7]), torch.tensor([0, 2, 0, 0]), 2,
-)  # fmt: skip
+)
 probs, _ = score_regions(model_random, regions["warped"])
 hard = hard_fn(1 - probs[:, 0], regions["labels"], S.hard_negatives)
 mined = torch.unique(torch.cat((random_negatives, hard)))
@@ -787,10 +791,10 @@ fp = {}
 for (name, dets), count in zip(runs.items(), (len(random_negatives), len(mined))):
     fp[name] = false_positives_per_image(dets)
     print(f"{name:20s}{count:8d}{fp[name]:22.2f}"
-          f"{mean_average_precision(dets, test_targets)['map'].item():15.3f}")  # fmt: skip
+          f"{mean_average_precision(dets, test_targets)['map'].item():15.3f}")
 verdict = "cut" if fp["+ hard negatives"] < fp["random negatives"] else "did not cut"
 print(f"measured: hard negative mining {verdict} the false positives per image "
-      f"({fp['random negatives']:.2f} -> {fp['+ hard negatives']:.2f})")  # fmt: skip
+      f"({fp['random negatives']:.2f} -> {fp['+ hard negatives']:.2f})")
 
 # %% [markdown]
 # ## 6. Does box regression help?
@@ -815,7 +819,7 @@ for i in range(len(test.images)):
 before, after = torch.cat(before), torch.cat(after)
 print(f"{len(before)} overlapping proposals: mean IoU {before.mean():.3f} before, "
       f"{after.mean():.3f} after box regression; IoU >= 0.7: {(before >= 0.7).float().mean():.2f} -> "
-      f"{(after >= 0.7).float().mean():.2f}")  # fmt: skip
+      f"{(after >= 0.7).float().mean():.2f}")
 plt.figure(figsize=(4.5, 3))
 plt.hist([before.numpy(), after.numpy()], bins=20, range=(0.5, 1), label=["proposal", "refined"])
 plt.xlabel("IoU with the object"), plt.legend()
@@ -931,10 +935,10 @@ test_voc_ap_matches_reference(voc_ap)
 # loop and the 101-point variant against pycocotools. Per class on our held-out scenes:
 
 # %%
-ap_fn = use_or_reference("Exercise 3.5", voc_ap, lambda p, r: average_precision(p, r, "voc").float(),
-                         torch.tensor([1.0, 0.5, 2 / 3]), torch.tensor([1 / 3, 1 / 3, 2 / 3]))  # fmt: skip
+ap_fn = use_or_reference("Exercise 3.5", "voc_ap", lambda p, r: average_precision(p, r, "voc").float(),
+                         torch.tensor([1.0, 0.5, 2 / 3]), torch.tensor([1 / 3, 1 / 3, 2 / 3]))
 final = {k: mean_average_precision(detections_mined, test_targets, interpolation=k)
-         for k in ("voc", "voc11", "coco101")}  # fmt: skip
+         for k in ("voc", "voc11", "coco101")}
 print(f"{'class':10s}" + "".join(f"{k:>10s}" for k in final))
 for c, name in enumerate(scene.shape_names):
     print(f"{name:10s}" + "".join(f"{v['map_per_class'][c].item():10.3f}" for v in final.values()))
@@ -956,7 +960,7 @@ except ImportError:
 
 # %%
 c = 1
-dets = [(s, i, b) for i, d in enumerate(detections_mined) for b, s, lab in zip(d["boxes"], d["scores"], d["labels"]) if lab == c]  # fmt: skip
+dets = [(s, i, b) for i, d in enumerate(detections_mined) for b, s, lab in zip(d["boxes"], d["scores"], d["labels"]) if lab == c]
 dets.sort(key=lambda t: -float(t[0]))
 matched_gt, hits = set(), []
 for _, i, b in dets:
@@ -1005,7 +1009,7 @@ with timer() as t_nms:
     detect(model, test_regions, len(test.images))
 n = len(test.images)
 parts = {"proposals (selective search)": seconds_per_image, "warp regions": t_warp.seconds / n,
-         "CNN on every region": t_cnn.seconds / n, "scoring, box decoding, NMS": max(t_nms.seconds - t_cnn.seconds, 0) / n}  # fmt: skip
+         "CNN on every region": t_cnn.seconds / n, "scoring, box decoding, NMS": max(t_nms.seconds - t_cnn.seconds, 0) / n}
 total = sum(parts.values())
 for name, sec in parts.items():
     print(f"{name:30s}{sec * 1e3:8.1f} ms  {sec / total:6.1%}")
@@ -1026,7 +1030,7 @@ print(
 # (images, boxes, labels, masks, `targets()`), so the code of this chapter runs on them by
 # changing the line that makes the data — `NUM_CLASSES` and the class names come from
 # `photos.num_classes` and `photos.classes`. Here: PASCAL VOC 2007, the benchmark of the R-CNN papers: 20 classes. This cell only runs if the data
-# is on your machine (`make data NAME=voc2007`, which needs internet once).
+# is on your machine (`python -m visioncourse.data.real voc2007`, which needs internet once).
 
 # %%
 from visioncourse.data import real

@@ -45,23 +45,29 @@
 # GPU.
 
 # %%
-# Setup: works locally (after `make lab`) and on Colab, where it fetches the course first.
+# Setup: works locally (after `make lab`) and on Colab, where its first run fetches and
+# installs the course. Safe to run again, and after Colab's "Restart session".
+import importlib.util
 import os
 import subprocess
 import sys
 
 COURSE_REPO = "https://github.com/vision-beyond-classification/course"
 CHAPTER = "04_fast_faster_rcnn"
-if "google.colab" in sys.modules and not os.path.isdir("tests"):
-    subprocess.run(f"git clone -q --depth 1 {COURSE_REPO} /content/course && "
-                   "pip install -q /content/course", shell=True, check=True)  # fmt: skip
-    os.chdir(f"/content/course/course/student/{CHAPTER}")
+if "google.colab" in sys.modules:
+    home = "/content/course"
+    if not os.path.isdir(f"{home}/.git"):
+        subprocess.run(["rm", "-rf", home], check=True)  # what an interrupted clone left
+        subprocess.run(["git", "clone", "-q", "--depth", "1", COURSE_REPO, home], check=True)
+    if importlib.util.find_spec("visioncourse") is None:  # not installed by an earlier run
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", home], check=True)
+        importlib.invalidate_caches()
+    os.chdir(f"{home}/course/student/{CHAPTER}")
 
-import otter
-
+from visioncourse.exercises import Grader
 from visioncourse.runtime import setup, sizes
 
-grader = otter.Notebook()  # public tests live in ./tests
+grader = Grader(CHAPTER, repo=COURSE_REPO)  # runs the public tests in ./tests
 rt = setup(seed=0)
 
 # %%
@@ -91,7 +97,7 @@ S = sizes(
     full=dict(train_scenes=1000, test_scenes=300, width=48, steps=1500, batch=16,
               rois_per_image=64, anchors_per_image=128),
     mode=rt.mode,
-)  # fmt: skip
+)
 S
 
 # %% [markdown]
@@ -104,7 +110,7 @@ S
 
 # %%
 scene = ShapesConfig(image_size=64, min_objects=2, max_objects=4, min_size=0.18, max_size=0.45,
-                     background="noise", clutter=4)  # fmt: skip
+                     background="noise", clutter=4)
 NUM_CLASSES, IMAGE = scene.num_shapes, scene.image_size
 PROPOSAL_SCALES = (50, 200)  # as in chapter 03
 train = generate(S.train_scenes, scene, seed=0)
@@ -114,14 +120,14 @@ train_targets = [{"boxes": t["boxes"], "labels": t["labels"]} for t in train.tar
 test_targets = [{"boxes": t["boxes"], "labels": t["labels"]} for t in test.targets()]
 
 with timer() as t_ss:
-    test_proposals = [selective_search(im, scales=PROPOSAL_SCALES) for im in tqdm(test.images, desc="proposals (test)", leave=False)]  # fmt: skip
+    test_proposals = [selective_search(im, scales=PROPOSAL_SCALES) for im in tqdm(test.images, desc="proposals (test)", leave=False)]
 SS_SECONDS = t_ss.seconds / len(test.images)
-train_proposals = [selective_search(im, scales=PROPOSAL_SCALES) for im in tqdm(train.images, desc="proposals (train)", leave=False)]  # fmt: skip
+train_proposals = [selective_search(im, scales=PROPOSAL_SCALES) for im in tqdm(train.images, desc="proposals (train)", leave=False)]
 
 covered = [float(vboxes.box_area(p).sum()) / IMAGE**2 for p in test_proposals]
 print(f"{sum(map(len, test_proposals)) / len(test_proposals):.0f} proposals per image, "
       f"{SS_SECONDS * 1e3:.1f} ms each to find; together they cover every pixel "
-      f"{sum(covered) / len(covered):.1f} times on average")  # fmt: skip
+      f"{sum(covered) / len(covered):.1f} times on average")
 
 # %% [markdown]
 # That last number is how many times R-CNN convolves each pixel: once per proposal that
@@ -264,9 +270,9 @@ test_roi_pool_single_matches_torchvision(roi_pool_single)
 # result can be looked at.
 
 # %%
-pool_fn = use_or_reference("Exercise 4.1", roi_pool_single,
+pool_fn = use_or_reference("Exercise 4.1", "roi_pool_single",
                            lambda f, b, s, r: detection.roi_pool(f[None], [torch.tensor([b], dtype=f.dtype)], s, r)[0],
-                           torch.arange(36.0).view(1, 6, 6), (2, 2, 9, 7), (2, 2), 0.5)  # fmt: skip
+                           torch.arange(36.0).view(1, 6, 6), (2, 2, 9, 7), (2, 2), 0.5)
 image = test.images[0]
 feature_map = F.avg_pool2d(image[None], 4)  # (1, 3, 16, 16): stride 4
 box = test_targets[0]["boxes"][0]
@@ -275,7 +281,7 @@ lib = detection.roi_pool(feature_map, [box[None]], 5, 0.25)[0]
 theirs = torchvision.ops.roi_pool(feature_map, [box[None]], 5, 0.25)[0]
 aligned = detection.roi_align(feature_map, [box[None]], 5, 0.25, sampling_ratio=2, aligned=True)[0]
 print(f"largest difference from torchvision.ops.roi_pool: yours {(mine - theirs).abs().max():.1e}, "
-      f"visioncourse {(lib - theirs).abs().max():.1e}")  # fmt: skip
+      f"visioncourse {(lib - theirs).abs().max():.1e}")
 fig, axes = plt.subplots(1, 4, figsize=(10, 2.8))
 axes[0].imshow(to_numpy_image(image), interpolation="nearest")
 draw_boxes(axes[0], box[None], color="yellow")
@@ -304,9 +310,9 @@ all_boxes = torch.cat([t["boxes"] for t in test_targets])
 for stride in (4, 16):
     cells = torch.floor(all_boxes / stride + 0.5)
     moved = torch.cat((cells[:, :2] * stride - all_boxes[:, :2],  # first cell's left/top edge
-                       (cells[:, 2:] + 1) * stride - all_boxes[:, 2:]), 1).abs()  # last cell's far edge  # fmt: skip
+                       (cells[:, 2:] + 1) * stride - all_boxes[:, 2:]), 1).abs()  # last cell's far edge
     print(f"stride {stride:2d}: box edges move by {moved.mean():4.1f} px on average, up to "
-          f"{moved.max():4.1f} px (objects are {all_boxes[:, 2:].sub(all_boxes[:, :2]).mean():.0f} px wide)")  # fmt: skip
+          f"{moved.max():4.1f} px (objects are {all_boxes[:, 2:].sub(all_boxes[:, :2]).mean():.0f} px wide)")
 
 # %% [markdown]
 # **RoI align** (from Mask R-CNN) keeps the box in real-valued coordinates, splits it into
@@ -328,15 +334,15 @@ features = torch.randn(
 )
 xy = torch.rand(S.batch * S.rois_per_image, 2, generator=g) * 70 - 5
 rois = torch.cat((torch.randint(0, S.batch, (len(xy), 1), generator=g).float(), xy,
-                  xy + 0.5 + torch.rand(len(xy), 2, generator=g) * 30), 1)  # fmt: skip
+                  xy + 0.5 + torch.rand(len(xy), 2, generator=g) * 30), 1)
 largest = max(
     (detection.roi_align(features, rois, 5, 0.25, sr, al) - torchvision.ops.roi_align(features, rois, 5, 0.25, sr, al)).abs().max().item()
     for sr in (-1, 2) for al in (False, True)
-)  # fmt: skip
+)
 print(
     f"{len(rois)} boxes, 4 settings: largest difference from torchvision.ops.roi_align {largest:.1e}"
 )
-for name, op in (("visioncourse (separable)", detection.roi_align), ("torchvision (C++ kernel)", torchvision.ops.roi_align)):  # fmt: skip
+for name, op in (("visioncourse (separable)", detection.roi_align), ("torchvision (C++ kernel)", torchvision.ops.roi_align)):
     op(features, rois, 5, 0.25, 2, True).sum().backward()  # warm-up
     with timer() as t:
         for _ in range(5):
@@ -384,7 +390,7 @@ class BoxHead(nn.Module):
     def __init__(self, channels, num_classes, hidden=128):
         super().__init__()
         self.mlp = nn.Sequential(nn.Flatten(), nn.Linear(channels * POOL * POOL, hidden), nn.ReLU(),
-                                 nn.Linear(hidden, hidden), nn.ReLU())  # fmt: skip
+                                 nn.Linear(hidden, hidden), nn.ReLU())
         self.cls_score = nn.Linear(hidden, num_classes + 1)
         self.bbox_pred = nn.Linear(hidden, (num_classes + 1) * 4)
 
@@ -522,12 +528,11 @@ def stacked(loss):  # use_or_reference compares tensors: probe both terms as one
     return probe
 
 
-student_probe = stacked(fast_rcnn_loss)
 g = torch.Generator().manual_seed(0)
-chosen = use_or_reference("Exercise 4.2", student_probe, stacked(reference_loss),
-                          torch.randn(6, 3, generator=g), torch.randn(6, 12, generator=g),
-                          torch.tensor([0, 1, 2, 0, 2, 1]), torch.randn(6, 4, generator=g))  # fmt: skip
-roi_loss = fast_rcnn_loss if chosen is student_probe else reference_loss
+roi_loss = use_or_reference("Exercise 4.2", "fast_rcnn_loss", reference_loss,
+                            torch.randn(6, 3, generator=g), torch.randn(6, 12, generator=g),
+                            torch.tensor([0, 1, 2, 0, 2, 1]), torch.randn(6, 4, generator=g),
+                            adapt=stacked)
 
 # %% [markdown]
 # The model. In training mode `model(images, proposals, targets)` returns a dict of losses,
@@ -540,13 +545,13 @@ roi_loss = fast_rcnn_loss if chosen is student_probe else reference_loss
 
 # %%
 def postprocess(class_logits, box_regression, proposals, score_threshold=0.05, nms_threshold=0.5,
-                detections_per_image=100):  # fmt: skip
+                detections_per_image=100):
     """Scores and class-specific deltas of every region -> detections per image."""
     probs = class_logits.softmax(1)
     num_classes = probs.shape[1] - 1
     out = []
     for p, d, props in zip(probs.split([len(b) for b in proposals]),
-                           box_regression.split([len(b) for b in proposals]), proposals):  # fmt: skip
+                           box_regression.split([len(b) for b in proposals]), proposals):
         deltas = d.reshape(len(props), -1, 4)[:, 1:].reshape(-1, 4)  # (R * K, 4): no background
         boxes = vboxes.decode_boxes(deltas, props.repeat_interleave(num_classes, 0), BOX_WEIGHTS)
         boxes = vboxes.clip_boxes_to_image(boxes, (IMAGE, IMAGE))
@@ -586,7 +591,7 @@ class FastRCNN(nn.Module):
             lab, matched, _ = detection.label_proposals(
                 props, target["boxes"], target["labels"], 0.5
             )
-            positive, negative = detection.sample_balanced(lab, self.rois_per_image, 0.25, self.generator)  # fmt: skip
+            positive, negative = detection.sample_balanced(lab, self.rois_per_image, 0.25, self.generator)
             keep = positive | negative
             boxes.append(props[keep])
             labels.append(lab[keep])
@@ -615,7 +620,7 @@ def batch_indices(step):
 def region_batches(step):  # for Fast R-CNN and R-CNN: images, proposals, targets
     idx = batch_indices(step)
     return ((train.images[idx].to(rt.device), [train_proposals[i].to(rt.device) for i in idx],
-             on_device([train_targets[i] for i in idx])),)  # fmt: skip
+             on_device([train_targets[i] for i in idx])),)
 
 
 def train_detector(model, batches, desc):
@@ -652,10 +657,10 @@ fast_detections = detect_all(fast_rcnn, test_proposals)
 rcnn = FastRCNN(S.width, NUM_CLASSES, per_region=True, rois_per_image=S.rois_per_image)
 rcnn_history = train_detector(rcnn, region_batches, "R-CNN (same layers, CNN per region)")
 rcnn_detections = detect_all(rcnn, test_proposals)
-for name, h, dets in (("R-CNN", rcnn_history, rcnn_detections), ("Fast R-CNN", fast_history, fast_detections)):  # fmt: skip
+for name, h, dets in (("R-CNN", rcnn_history, rcnn_detections), ("Fast R-CNN", fast_history, fast_detections)):
     print(f"{name:11s} trained in {h.seconds:5.1f} s ({S.steps} steps, "
           f"{S.batch * S.rois_per_image} regions each); held-out mAP@0.5 (VOC) "
-          f"{mean_average_precision(dets, test_targets)['map']:.3f}")  # fmt: skip
+          f"{mean_average_precision(dets, test_targets)['map']:.3f}")
 
 # %% [markdown]
 # Training on the same regions, Fast R-CNN is quicker per step because the backbone sees
@@ -749,9 +754,9 @@ def test_make_anchors_matches_torchvision(make_anchors):
 
     for image, grid, anchor_sizes, ratios in (((64, 64), (16, 16), (12, 20, 32), (0.5, 1.0, 2.0)),
                                        ((48, 48), (3, 3), (16, 33), (0.4, 1.0)),
-                                       ((40, 40), (5, 5), (7,), (3.0,))):  # fmt: skip
+                                       ((40, 40), (5, 5), (7,), (3.0,))):
         generator = AnchorGenerator(sizes=(anchor_sizes,), aspect_ratios=(ratios,))
-        expected = generator(ImageList(torch.zeros(1, 3, *image), [image]), [torch.zeros(1, 1, *grid)])[0]  # fmt: skip
+        expected = generator(ImageList(torch.zeros(1, 3, *image), [image]), [torch.zeros(1, 1, *grid)])[0]
         expect_close(
             "Exercise 4.3 (make_anchors)",
             make_anchors(grid, image[0] // grid[0], anchor_sizes, ratios),
@@ -777,8 +782,8 @@ test_make_anchors_matches_torchvision(make_anchors)
 # least one anchor at that IoU.
 
 # %%
-anchors_fn = use_or_reference("Exercise 4.3", make_anchors, detection.anchor_grid,
-                              (2, 3), 8, (12, 20), (0.5, 1.0, 2.0))  # fmt: skip
+anchors_fn = use_or_reference("Exercise 4.3", "make_anchors", detection.anchor_grid,
+                              (2, 3), 8, (12, 20), (0.5, 1.0, 2.0))
 ANCHOR_SIZES, ANCHOR_RATIOS = (12, 20, 32), (0.5, 1.0, 2.0)
 GRID = IMAGE // STRIDE
 
@@ -796,7 +801,7 @@ def show_anchors(scene_index=0, smallest=12, fg_iou=0.7):
     ax.set_xlim(-8, IMAGE + 8), ax.set_ylim(IMAGE + 8, -8), ax.axis("off")
     ax.set_title(f"sizes {sizes_}: {len(anchors)} anchors, {int(positive.sum())} positive here\n"
                  f"objects with an anchor at IoU ≥ {fg_iou}: {(best >= fg_iou).float().mean():.0%}",
-                 fontsize=9)  # fmt: skip
+                 fontsize=9)
     plt.show()
 
 
@@ -866,7 +871,7 @@ def test_label_anchors_small(label_anchors):
     from visioncourse.exercises import expect_equal
 
     anchors = torch.tensor([[0.0, 0, 10, 10], [0, 0, 10, 7], [0, 0, 10, 2], [20, 20, 30, 30],
-                            [50, 50, 60, 60]])  # fmt: skip
+                            [50, 50, 60, 60]])
     gt_boxes = torch.tensor([[0.0, 0, 10, 10], [21, 21, 31, 31]])
     labels, matched = label_anchors(anchors, gt_boxes)
     expect_equal(
@@ -908,7 +913,7 @@ def test_label_anchors_matches_torchvision(label_anchors):
         if k == 7:  # a duplicated object: both copies share their best anchors
             gt_boxes = torch.cat((gt_boxes, gt_boxes[:1]))
         for fg, bg in ((0.7, 0.3), (0.5, 0.4)):
-            matches = Matcher(fg, bg, allow_low_quality_matches=True)(vboxes.box_iou(gt_boxes, anchors))  # fmt: skip
+            matches = Matcher(fg, bg, allow_low_quality_matches=True)(vboxes.box_iou(gt_boxes, anchors))
             labels, matched = label_anchors(anchors, gt_boxes, fg, bg)
             expect_equal(
                 "Exercise 4.4 (label_anchors)",
@@ -940,15 +945,14 @@ def labels_of(fn):  # use_or_reference compares tensors: probe the labels
     return lambda *args: fn(*args)[0]
 
 
-student_probe = labels_of(label_anchors)
-chosen = use_or_reference("Exercise 4.4", student_probe, labels_of(detection.label_anchors),
-                          detection.anchor_grid((4, 4), 8, (12,), (1.0,)),
-                          torch.tensor([[2.0, 3, 15, 17], [20, 20, 30, 28]]))  # fmt: skip
-label_anchors_fn = label_anchors if chosen is student_probe else detection.label_anchors
+label_anchors_fn = use_or_reference("Exercise 4.4", "label_anchors", detection.label_anchors,
+                                    detection.anchor_grid((4, 4), 8, (12,), (1.0,)),
+                                    torch.tensor([[2.0, 3, 15, 17], [20, 20, 30, 28]]),
+                                    adapt=labels_of)
 
 anchors = anchors_fn((GRID, GRID), STRIDE, ANCHOR_SIZES, ANCHOR_RATIOS)
 labels, _ = label_anchors_fn(anchors, test_targets[0]["boxes"])
-counts = {name: int((labels == v).sum()) for name, v in (("positive", 1), ("negative", 0), ("ignored", -1))}  # fmt: skip
+counts = {name: int((labels == v).sum()) for name, v in (("positive", 1), ("negative", 0), ("ignored", -1))}
 fig, axes = plt.subplots(1, 2, figsize=(7, 3.5))
 for ax, v, title in zip(axes, (1, -1), ("positive anchors", "ignored anchors")):
     ax.imshow(to_numpy_image(test.images[0]), interpolation="nearest")
@@ -957,7 +961,7 @@ for ax, v, title in zip(axes, (1, -1), ("positive anchors", "ignored anchors")):
     ax.set_xlim(-8, IMAGE + 8), ax.set_ylim(IMAGE + 8, -8), ax.axis("off")
     ax.set_title(title)
 plt.show()
-print(f"{len(anchors)} anchors ({GRID}×{GRID} cells × {len(ANCHOR_SIZES) * len(ANCHOR_RATIOS)}): {counts}")  # fmt: skip
+print(f"{len(anchors)} anchors ({GRID}×{GRID} cells × {len(ANCHOR_SIZES) * len(ANCHOR_RATIOS)}): {counts}")
 
 # %% [markdown]
 # ## 7. The region proposal network and the four losses
@@ -1000,10 +1004,10 @@ class FasterRCNN(FastRCNN):
     """Fast R-CNN whose proposals come from its own RPN, on the shared feature map."""
 
     def __init__(self, width, num_classes, rois_per_image=32, anchors_per_image=64, pre_nms=300,
-                 post_nms=(100, 50), seed=0):  # fmt: skip
+                 post_nms=(100, 50), seed=0):
         super().__init__(width, num_classes, rois_per_image=rois_per_image, seed=seed)
         self.rpn = RPN(self.backbone.out_channels, len(ANCHOR_SIZES) * len(ANCHOR_RATIOS))
-        self.register_buffer("anchors", anchors_fn((GRID, GRID), STRIDE, ANCHOR_SIZES, ANCHOR_RATIOS))  # fmt: skip
+        self.register_buffer("anchors", anchors_fn((GRID, GRID), STRIDE, ANCHOR_SIZES, ANCHOR_RATIOS))
         self.anchors_per_image, self.pre_nms, self.post_nms = anchors_per_image, pre_nms, post_nms
 
     def propose(self, objectness, deltas):
@@ -1022,15 +1026,15 @@ class FasterRCNN(FastRCNN):
         logits, is_object, predicted, goals = [], [], [], []
         for scores, d, target in zip(objectness, deltas, targets):
             labels, matched = label_anchors_fn(self.anchors, target["boxes"])
-            positive, negative = detection.sample_balanced(labels, self.anchors_per_image, 0.5, self.generator)  # fmt: skip
+            positive, negative = detection.sample_balanced(labels, self.anchors_per_image, 0.5, self.generator)
             logits.append(scores[positive | negative])
             is_object.append(positive[positive | negative].float())
             predicted.append(d[positive])
-            goals.append(vboxes.encode_boxes(target["boxes"][matched[positive]], self.anchors[positive]))  # fmt: skip
+            goals.append(vboxes.encode_boxes(target["boxes"][matched[positive]], self.anchors[positive]))
         sampled = sum(len(x) for x in logits)
         box = F.smooth_l1_loss(torch.cat(predicted), torch.cat(goals), beta=1 / 9, reduction="sum")
         return {"rpn_objectness": F.binary_cross_entropy_with_logits(torch.cat(logits), torch.cat(is_object)),
-                "rpn_box_reg": box / sampled}  # fmt: skip
+                "rpn_box_reg": box / sampled}
 
     def forward(self, images, targets=None):
         features = self.backbone(images)  # computed once, used by the RPN and the box head
@@ -1055,7 +1059,7 @@ faster_rcnn = FasterRCNN(S.width, NUM_CLASSES, S.rois_per_image, S.anchors_per_i
 faster_history = train_detector(faster_rcnn, image_batches, "Faster R-CNN")
 faster_detections = detect_all(faster_rcnn)
 print(f"Faster R-CNN trained in {faster_history.seconds:.1f} s; held-out mAP@0.5 (VOC) "
-      f"{mean_average_precision(faster_detections, test_targets)['map']:.3f}")  # fmt: skip
+      f"{mean_average_precision(faster_detections, test_targets)['map']:.3f}")
 
 fig, axes = plt.subplots(1, 4, figsize=(12, 2.6), sharex=True)
 window = 10
@@ -1082,7 +1086,7 @@ with torch.no_grad():
 
 def recall(proposals, k, iou=0.5):
     found = [(vboxes.box_iou(t["boxes"], p[:k]).max(1).values >= iou) if len(p) else torch.zeros(len(t["boxes"]), dtype=torch.bool)
-             for t, p in zip(test_targets, proposals)]  # fmt: skip
+             for t, p in zip(test_targets, proposals)]
     return torch.cat(found).float().mean().item()
 
 
@@ -1094,12 +1098,12 @@ for name, props, style in (
 ):
     for iou, alpha in ((0.5, 1.0), (0.7, 0.5)):
         ax.plot(budgets, [recall(props, k, iou) for k in budgets], style, alpha=alpha,
-                label=f"{name}, IoU ≥ {iou}")  # fmt: skip
+                label=f"{name}, IoU ≥ {iou}")
 ax.set_xscale("log"), ax.set_xlabel("proposals per image"), ax.set_ylabel("recall")
 ax.legend(fontsize=7), ax.grid(alpha=0.3)
 plt.show()
 print(f"with 10 proposals per image: RPN recall {recall(rpn_proposals, 10):.3f}, selective search "
-      f"{recall(test_proposals, 10):.3f} (IoU ≥ 0.5)")  # fmt: skip
+      f"{recall(test_proposals, 10):.3f} (IoU ≥ 0.5)")
 
 # %% [markdown]
 # ## 8. The production counterpart: torchvision's Faster R-CNN
@@ -1115,13 +1119,13 @@ print(f"with 10 proposals per image: RPN recall {recall(rpn_proposals, 10):.3f},
 # %%
 torch.manual_seed(0)
 tv_rcnn = detection.small_faster_rcnn(NUM_CLASSES, IMAGE, S.width, ANCHOR_SIZES, ANCHOR_RATIOS, POOL,
-                                      S.rois_per_image, S.anchors_per_image)  # fmt: skip
+                                      S.rois_per_image, S.anchors_per_image)
 print(tv_rcnn.rpn.anchor_generator.sizes, tv_rcnn.rpn.anchor_generator.aspect_ratios,
-      tv_rcnn.roi_heads.box_roi_pool)  # fmt: skip
+      tv_rcnn.roi_heads.box_roi_pool)
 tv_history = train_detector(tv_rcnn, image_batches, "torchvision Faster R-CNN")
 tv_detections = detect_all(tv_rcnn)
 print(f"torchvision Faster R-CNN trained in {tv_history.seconds:.1f} s; held-out mAP@0.5 (VOC) "
-      f"{mean_average_precision(tv_detections, test_targets)['map']:.3f}")  # fmt: skip
+      f"{mean_average_precision(tv_detections, test_targets)['map']:.3f}")
 
 # %% [markdown]
 # **Starting from pretrained weights.** On real photos nobody trains a detector from scratch:
@@ -1148,12 +1152,12 @@ if usable:
     except Exception as err:  # no network, a proxy, a truncated file ...
         pretrained = None
         print(f"Could not load the pretrained weights ({type(err).__name__}: {err}).\n"
-              f"Download {weights.url} by hand and put it at {cached}.")  # fmt: skip
+              f"Download {weights.url} by hand and put it at {cached}.")
 else:
     pretrained = None
     print(f"Pretrained COCO weights are not on this machine ({cached}).\n"
           f"To try them: set COURSE_DOWNLOAD=1 and rerun this cell (needs internet), or download "
-          f"{weights.url} and put it there.")  # fmt: skip
+          f"{weights.url} and put it there.")
 if pretrained is not None:
     from skimage import data as skdata
 
@@ -1165,7 +1169,7 @@ if pretrained is not None:
     fig, ax = plt.subplots(figsize=(4, 4))
     ax.imshow(to_numpy_image(photo))
     draw_boxes(ax, found["boxes"][confident], found["labels"][confident], categories,
-               found["scores"][confident])  # fmt: skip
+               found["scores"][confident])
     ax.axis("off"), ax.set_title("COCO-pretrained Faster R-CNN (MobileNet-v3)")
     plt.show()
     # Fine-tuning for our classes: keep everything, give the box head a new predictor.
@@ -1191,7 +1195,7 @@ if pretrained is not None:
 # %%
 results = {name: dets for name, dets in (("R-CNN", rcnn_detections), ("Fast R-CNN", fast_detections),
                                           ("Faster R-CNN", faster_detections),
-                                          ("torchvision Faster R-CNN", tv_detections))}  # fmt: skip
+                                          ("torchvision Faster R-CNN", tv_detections))}
 coco = {name: coco_map(dets, test_targets) for name, dets in results.items()}
 try:
     from torchmetrics.detection import MeanAveragePrecision
@@ -1204,7 +1208,7 @@ try:
     print("visioncourse   " + "".join(f"{coco['Faster R-CNN'][k].item():10.4f}" for k in keys))
     print("torchmetrics   " + "".join(f"{theirs[k].item():10.4f}" for k in keys))
 except ImportError:
-    print("torchmetrics is not installed (pip install torchmetrics pycocotools) — skipping the comparison")  # fmt: skip
+    print("torchmetrics is not installed (pip install torchmetrics pycocotools) — skipping the comparison")
 
 # %% [markdown]
 # Then every detector, and AP as the IoU threshold rises:
@@ -1214,9 +1218,9 @@ print(f"{'':26s}{'mAP@0.5 (VOC)':>14s}{'AP':>8s}{'AP50':>8s}{'AP75':>8s}{'AR@1':
 for name, dets in results.items():
     c = coco[name]
     print(f"{name:26s}{mean_average_precision(dets, test_targets)['map'].item():14.3f}"
-          + "".join(f"{c[k].item():8.3f}" for k in ("map", "map_50", "map_75", "mar_1", "mar_100")))  # fmt: skip
+          + "".join(f"{c[k].item():8.3f}" for k in ("map", "map_50", "map_75", "mar_1", "mar_100")))
 print(f"(all our objects are 'small' by COCO's pixel areas: map_small = map, medium and large are "
-      f"{coco['Fast R-CNN']['map_medium'].item():.0f})")  # fmt: skip
+      f"{coco['Fast R-CNN']['map_medium'].item():.0f})")
 
 thresholds = [0.5 + 0.05 * i for i in range(10)]
 fig, ax = plt.subplots(figsize=(5, 3))
@@ -1237,7 +1241,7 @@ for name in ("Fast R-CNN", "Faster R-CNN"):
     ap50 = mean_average_precision(results[name], test_targets)["map"].item()
     ap = coco[name]["map"].item()
     print(f"{name:13s} mAP@0.5 {ap50:.3f} (bar {BAR_50}), AP@[.5:.95] {ap:.3f} (bar {BAR_COCO})")
-    assert ap50 >= BAR_50 and ap >= BAR_COCO, f"{name} is below the bar: check the exercises or train longer"  # fmt: skip
+    assert ap50 >= BAR_50 and ap >= BAR_COCO, f"{name} is below the bar: check the exercises or train longer"
 
 # %% [markdown]
 # ## 10. The lecture's table, measured
@@ -1257,27 +1261,27 @@ def milliseconds_per_image(run, n=50):
     return t.seconds / n * 1e3
 
 
-one = lambda i: test.images[i : i + 1].to(rt.device)  # noqa: E731
+one = lambda i: test.images[i : i + 1].to(rt.device)
 network_ms = {
     "R-CNN": milliseconds_per_image(lambda i: rcnn(one(i), [test_proposals[i].to(rt.device)])),
     "Fast R-CNN": milliseconds_per_image(lambda i: fast_rcnn(one(i), [test_proposals[i].to(rt.device)])),
     "Faster R-CNN": milliseconds_per_image(lambda i: faster_rcnn(one(i))),
-}  # fmt: skip
+}
 proposal_ms = {"R-CNN": SS_SECONDS * 1e3, "Fast R-CNN": SS_SECONDS * 1e3, "Faster R-CNN": 0.0}
 seed = {
     "R-CNN": (47, 50),
     "Fast R-CNN": (0.32, 2),
     "Faster R-CNN": (None, 0.2),
 }  # seconds, VOC07, VGG-16
-print(f"{'':14s}{'network':>9s}{'+ proposals':>13s}{'AP':>7s}   | lecture (VGG-16, VOC 2007): without / with proposals")  # fmt: skip
+print(f"{'':14s}{'network':>9s}{'+ proposals':>13s}{'AP':>7s}   | lecture (VGG-16, VOC 2007): without / with proposals")
 for name in network_ms:
     without, with_ = seed[name]
     print(f"{name:14s}{network_ms[name]:7.1f} ms{network_ms[name] + proposal_ms[name]:10.1f} ms"
-          f"{coco[name]['map'].item():7.3f}   | {'—' if without is None else f'{without} s':>8s} / {with_} s")  # fmt: skip
+          f"{coco[name]['map'].item():7.3f}   | {'—' if without is None else f'{without} s':>8s} / {with_} s")
 total = {k: network_ms[k] + proposal_ms[k] for k in network_ms}
-print(f"\nR-CNN / Fast R-CNN without proposals: {network_ms['R-CNN'] / network_ms['Fast R-CNN']:5.1f}×  (lecture 146×)")  # fmt: skip
-print(f"R-CNN / Fast R-CNN with proposals:    {total['R-CNN'] / total['Fast R-CNN']:5.1f}×  (lecture 25×)")  # fmt: skip
-print(f"Fast / Faster R-CNN with proposals:   {total['Fast R-CNN'] / total['Faster R-CNN']:5.1f}×  (lecture 10×)")  # fmt: skip
+print(f"\nR-CNN / Fast R-CNN without proposals: {network_ms['R-CNN'] / network_ms['Fast R-CNN']:5.1f}×  (lecture 146×)")
+print(f"R-CNN / Fast R-CNN with proposals:    {total['R-CNN'] / total['Fast R-CNN']:5.1f}×  (lecture 25×)")
+print(f"Fast / Faster R-CNN with proposals:   {total['Fast R-CNN'] / total['Faster R-CNN']:5.1f}×  (lecture 10×)")
 
 # %% [markdown]
 # The ordering is the lecture's, the ratios are much smaller — why? R-CNN's cost grows with the
@@ -1317,7 +1321,7 @@ def show_detections(scene_index=0, score_threshold=0.5):
         ax.imshow(to_numpy_image(test.images[scene_index]), interpolation="nearest")
         draw_boxes(ax, test_targets[scene_index]["boxes"], color="yellow", linewidth=2)
         draw_boxes(ax, d["boxes"][keep], d["labels"][keep], scene.classes, d["scores"][keep],
-                   linewidth=1)  # fmt: skip
+                   linewidth=1)
         ax.set_title(name, fontsize=9), ax.axis("off")
     plt.show()
 
@@ -1335,7 +1339,7 @@ _ = widgets.interact(
 # (images, boxes, labels, masks, `targets()`), so the code of this chapter runs on them by
 # changing the line that makes the data — `NUM_CLASSES` and the class names come from
 # `photos.num_classes` and `photos.classes`. Here: PASCAL VOC 2007, the benchmark of the lecture's speed table: 20 classes. This cell only runs if the data
-# is on your machine (`make data NAME=voc2007`, which needs internet once).
+# is on your machine (`python -m visioncourse.data.real voc2007`, which needs internet once).
 
 # %%
 from visioncourse.data import real

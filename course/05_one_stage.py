@@ -43,23 +43,29 @@
 # GPU (larger batches of scenes drawn on the GPU, mixed precision).
 
 # %%
-# Setup: works locally (after `make lab`) and on Colab, where it fetches the course first.
+# Setup: works locally (after `make lab`) and on Colab, where its first run fetches and
+# installs the course. Safe to run again, and after Colab's "Restart session".
+import importlib.util
 import os
 import subprocess
 import sys
 
 COURSE_REPO = "https://github.com/vision-beyond-classification/course"
 CHAPTER = "05_one_stage"
-if "google.colab" in sys.modules and not os.path.isdir("tests"):
-    subprocess.run(f"git clone -q --depth 1 {COURSE_REPO} /content/course && "
-                   "pip install -q /content/course", shell=True, check=True)  # fmt: skip
-    os.chdir(f"/content/course/course/student/{CHAPTER}")
+if "google.colab" in sys.modules:
+    home = "/content/course"
+    if not os.path.isdir(f"{home}/.git"):
+        subprocess.run(["rm", "-rf", home], check=True)  # what an interrupted clone left
+        subprocess.run(["git", "clone", "-q", "--depth", "1", COURSE_REPO, home], check=True)
+    if importlib.util.find_spec("visioncourse") is None:  # not installed by an earlier run
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", home], check=True)
+        importlib.invalidate_caches()
+    os.chdir(f"{home}/course/student/{CHAPTER}")
 
-import otter
-
+from visioncourse.exercises import Grader
 from visioncourse.runtime import setup, sizes
 
-grader = otter.Notebook()  # public tests live in ./tests
+grader = Grader(CHAPTER, repo=COURSE_REPO)  # runs the public tests in ./tests
 rt = setup(seed=0)
 
 # %%
@@ -90,7 +96,7 @@ S = sizes(
               dense_pool=4000, dense_steps=1500, dense_batch=64,
               two_stage_steps=1500, two_stage_batch=16),
     mode=rt.mode,
-)  # fmt: skip
+)
 S
 
 # %% [markdown]
@@ -116,7 +122,7 @@ S
 
 # %%
 scene = ShapesConfig(image_size=64, min_objects=2, max_objects=4, min_size=0.18, max_size=0.45,
-                     background="noise", clutter=4)  # as chapters 03 and 04  # fmt: skip
+                     background="noise", clutter=4)  # as chapters 03 and 04
 NUM_CLASSES, IMAGE = scene.num_shapes, scene.image_size
 GRID, BOXES = 8, 2
 test = generate(S.test_scenes, scene, seed=10**6, device=rt.device)  # held-out seeds
@@ -241,16 +247,16 @@ test_yolo_target_matches_reference(yolo_target)
 # `scatter_reduce` picks each cell's owner). The responsible cells of one scene:
 
 # %%
-target_fn = use_or_reference("Exercise 5.1", yolo_target,
+target_fn = use_or_reference("Exercise 5.1", "yolo_target",
                              lambda b, lab, g, c, s: onestage.yolo_targets(b[None], lab[None], g, c, s)[0],
                              torch.tensor([[10.0, 20, 30, 36], [12, 12, 20, 20]]), torch.tensor([2, 1]),
-                             8, 3, 64)  # fmt: skip
+                             8, 3, 64)
 t0 = test_targets[0]
 cells = target_fn(t0["boxes"], t0["labels"], GRID, NUM_CLASSES, IMAGE)
 fig, ax = plt.subplots(figsize=(3.6, 3.6))
 ax.imshow(to_numpy_image(test.images[0].cpu()), interpolation="nearest")
 for k in range(1, GRID):
-    ax.axhline(k * IMAGE / GRID, color="white", lw=0.4), ax.axvline(k * IMAGE / GRID, color="white", lw=0.4)  # fmt: skip
+    ax.axhline(k * IMAGE / GRID, color="white", lw=0.4), ax.axvline(k * IMAGE / GRID, color="white", lw=0.4)
 draw_boxes(ax, t0["boxes"], t0["labels"], scene.classes)
 for row, col in (cells[..., 0] > 0).nonzero().tolist():
     ax.add_patch(plt.Rectangle((col * 8, row * 8), 8, 8, color="yellow", alpha=0.4))
@@ -307,7 +313,7 @@ def yolo_loss_terms(pred, target, num_boxes, lambda_coord=5.0, lambda_noobj=0.5)
     truth = target[..., None, 1:5].expand_as(boxes[..., :4])
     has_object = target[..., 0] > 0
     iou = vboxes.elementwise_box_iou(onestage.yolo_boxes(boxes[..., :4], 1).reshape(-1, 4),
-                                     onestage.yolo_boxes(truth, 1).reshape(-1, 4))  # fmt: skip
+                                     onestage.yolo_boxes(truth, 1).reshape(-1, 4))
     iou = iou.view(n, grid, grid, num_boxes).nan_to_num(0.0).detach()
     r = F.one_hot(iou.argmax(-1), num_boxes).bool() & has_object[..., None]
     terms = {
@@ -369,7 +375,7 @@ def test_yolo_loss_terms_match_reference(yolo_loss_terms):
         batch = generate(4, world, seed=boxes_per_cell)
         target = yolo_targets(batch.boxes, batch.labels, 6, 3, 48)
         pred = torch.rand(4, 6, 6, 5 * boxes_per_cell + 3, generator=g)
-        mine, ref = yolo_loss_terms(pred, target, boxes_per_cell, lc, ln), yolo_loss(pred, target, boxes_per_cell, lc, ln)  # fmt: skip
+        mine, ref = yolo_loss_terms(pred, target, boxes_per_cell, lc, ln), yolo_loss(pred, target, boxes_per_cell, lc, ln)
         keys = ("xy", "wh", "obj", "noobj", "class")
         expect_close(
             "Exercise 5.2 (yolo_loss_terms)",
@@ -400,7 +406,7 @@ test_yolo_loss_terms_match_reference(yolo_loss_terms)
 def loss_probe(fn):  # use_or_reference compares tensors: probe the five terms as one
     def probe(*args):
         out = fn(*args)
-        return None if out is None else torch.stack([torch.as_tensor(out[k]) for k in ("xy", "wh", "obj", "noobj", "class")])  # fmt: skip
+        return None if out is None else torch.stack([torch.as_tensor(out[k]) for k in ("xy", "wh", "obj", "noobj", "class")])
 
     return probe
 
@@ -409,10 +415,9 @@ g = torch.Generator().manual_seed(0)
 probe_target = onestage.yolo_targets(
     torch.tensor([[[8.0, 8, 30, 20]]]), torch.tensor([[1]]), 4, 3, 64
 )
-student_probe = loss_probe(yolo_loss_terms)
-chosen = use_or_reference("Exercise 5.2", student_probe, loss_probe(onestage.yolo_loss),
-                          torch.rand(1, 4, 4, 13, generator=g), probe_target, 2)  # fmt: skip
-loss_terms = yolo_loss_terms if chosen is student_probe else onestage.yolo_loss
+loss_terms = use_or_reference("Exercise 5.2", "yolo_loss_terms", onestage.yolo_loss,
+                              torch.rand(1, 4, 4, 13, generator=g), probe_target, 2,
+                              adapt=loss_probe)
 
 
 def conv_block(cin, cout, pool):
@@ -426,7 +431,7 @@ class YOLO(nn.Module):
         w = width
         self.body = nn.Sequential(*conv_block(3, w, True), *conv_block(w, 2 * w, True),
                                   *conv_block(2 * w, 4 * w, True), *conv_block(4 * w, 4 * w, False),
-                                  nn.Conv2d(4 * w, 5 * num_boxes + num_classes, 1))  # fmt: skip
+                                  nn.Conv2d(4 * w, 5 * num_boxes + num_classes, 1))
         self.num_boxes = num_boxes
 
     def forward(self, images):
@@ -439,7 +444,7 @@ def scene_batch(step, image_size=IMAGE):
     """A training batch: fresh scenes drawn on the device (full mode) or a random draw from
     the fixed pool (fast mode), with their YOLO targets for a grid of 8-pixel cells."""
     if S.fresh or image_size != IMAGE:
-        batch = generate(S.batch, scene.replace(image_size=image_size), seed=10**7 + step, device=rt.device)  # fmt: skip
+        batch = generate(S.batch, scene.replace(image_size=image_size), seed=10**7 + step, device=rt.device)
         images, boxes, labels = batch.images, batch.boxes, batch.labels
     else:
         g = torch.Generator().manual_seed(step)
@@ -454,9 +459,9 @@ def total_loss(pred, target):
 
 torch.manual_seed(0)
 yolo = YOLO(S.width, NUM_CLASSES).to(rt.device)
-history = fit(yolo, scene_batch, total_loss, S.steps, lr=3e-3, desc="YOLO", amp=rt.device.type == "cuda")  # fmt: skip
+history = fit(yolo, scene_batch, total_loss, S.steps, lr=3e-3, desc="YOLO", amp=rt.device.type == "cuda")
 print(f"trained in {history.seconds:.1f} s: {history.images_per_second:.0f} training images per second "
-      f"({S.steps} steps of {S.batch}{', fresh scenes on the GPU, bfloat16' if S.fresh else ' from a pool'})")  # fmt: skip
+      f"({S.steps} steps of {S.batch}{', fresh scenes on the GPU, bfloat16' if S.fresh else ' from a pool'})")
 
 # %% [markdown]
 # ## 3. From the grid to detections
@@ -483,7 +488,7 @@ yolo_detections = detect_yolo(yolo, test.images)
 yolo_map50 = mean_average_precision(yolo_detections, test_targets)["map"].item()
 yolo_coco = coco_map(yolo_detections, test_targets)
 print(f"held-out scenes: mAP@0.5 (VOC) {yolo_map50:.3f}, COCO AP {yolo_coco['map']:.3f}, "
-      f"AP75 {yolo_coco['map_75']:.3f}")  # fmt: skip
+      f"AP75 {yolo_coco['map_75']:.3f}")
 
 
 def show_yolo(scene_index=0, score_threshold=0.3):
@@ -492,7 +497,7 @@ def show_yolo(scene_index=0, score_threshold=0.3):
     fig, ax = plt.subplots(figsize=(3.6, 3.6))
     ax.imshow(to_numpy_image(test.images[scene_index].cpu()), interpolation="nearest")
     draw_boxes(ax, test_targets[scene_index]["boxes"], color="yellow", linewidth=2)
-    draw_boxes(ax, d["boxes"][keep], d["labels"][keep], scene.classes, d["scores"][keep], linewidth=1)  # fmt: skip
+    draw_boxes(ax, d["boxes"][keep], d["labels"][keep], scene.classes, d["scores"][keep], linewidth=1)
     ax.axis("off"), ax.set_title("YOLO (yellow: truth)", fontsize=9)
     plt.show()
 
@@ -625,8 +630,8 @@ test_kmeans_wh_matches_reference(kmeans_wh)
 # sets are chapter 04's: sizes 12, 20, 32 and, for 9 shapes, ratios 1:2, 1:1, 2:1.
 
 # %%
-kmeans_fn = use_or_reference("Exercise 5.3", kmeans_wh, onestage.kmeans_anchors,
-                             torch.tensor([[10.0, 10], [11, 11], [40, 20], [42, 22]]), 2)  # fmt: skip
+kmeans_fn = use_or_reference("Exercise 5.3", "kmeans_wh", onestage.kmeans_anchors,
+                             torch.tensor([[10.0, 10], [11, 11], [40, 20], [42, 22]]), 2)
 train_boxes = (pool if pool is not None else generate(2000, scene, seed=0)).targets()
 wh = torch.cat([t["boxes"][:, 2:] - t["boxes"][:, :2] for t in train_boxes]).float().cpu()
 
@@ -636,7 +641,7 @@ def hand_picked(sizes, ratios):
 
 
 rows = {"hand-picked, 3 squares (12, 20, 32)": hand_picked((12, 20, 32), (1.0,)),
-        "hand-picked, 9 (× ratios 1:2, 1:1, 2:1)": hand_picked((12, 20, 32), (0.5, 1.0, 2.0))}  # fmt: skip
+        "hand-picked, 9 (× ratios 1:2, 1:1, 2:1)": hand_picked((12, 20, 32), (0.5, 1.0, 2.0))}
 for k in (1, 3, 5, 9):
     rows[f"k-means, k = {k}"] = kmeans_fn(wh, k)
 print(f"{len(wh)} training boxes\n{'anchor shapes':42s}{'mean best IoU':>14s}")
@@ -645,7 +650,7 @@ for name, shapes in rows.items():
 fig, ax = plt.subplots(figsize=(4, 3.2))
 ax.scatter(wh[:, 0], wh[:, 1], s=2, alpha=0.3, label="training boxes")
 ax.scatter(*rows["k-means, k = 5"].T, marker="x", s=80, color="red", label="k-means, k = 5")
-ax.scatter(*rows["hand-picked, 9 (× ratios 1:2, 1:1, 2:1)"].T, marker="+", s=80, color="black", label="hand-picked 9")  # fmt: skip
+ax.scatter(*rows["hand-picked, 9 (× ratios 1:2, 1:1, 2:1)"].T, marker="+", s=80, color="black", label="hand-picked 9")
 ax.set_xlabel("width (px)"), ax.set_ylabel("height (px)"), ax.legend(fontsize=7)
 plt.show()
 
@@ -669,7 +674,7 @@ plt.show()
 
 # %%
 SCALES = (48, 64, 80)
-scaled_tests = {s: generate(S.test_scenes, scene.replace(image_size=s), seed=10**6, device=rt.device) for s in SCALES}  # fmt: skip
+scaled_tests = {s: generate(S.test_scenes, scene.replace(image_size=s), seed=10**6, device=rt.device) for s in SCALES}
 
 
 def map_at_scales(model):
@@ -714,12 +719,12 @@ for size, batch in scaled_tests.items():
 
 # %%
 dense_scene = ShapesConfig(image_size=144, min_objects=1, max_objects=1, min_size=0.0625,
-                           max_size=0.105, background="noise", clutter=4)  # fmt: skip
+                           max_size=0.105, background="noise", clutter=4)
 DENSE_IMAGE = dense_scene.image_size
 LEVELS = ((4, (9, 12, 16)), (8, (22, 32)))  # (stride, default box sizes)
 RATIOS = (0.5, 1.0, 2.0)
 default_boxes = torch.cat([detection.anchor_grid((DENSE_IMAGE // s, DENSE_IMAGE // s), s, sizes_, RATIOS) + s / 2
-                           for s, sizes_ in LEVELS]).to(rt.device)  # cell centres, as SSD  # fmt: skip
+                           for s, sizes_ in LEVELS]).to(rt.device)  # cell centres, as SSD
 
 
 def dense_labels(batch):
@@ -734,12 +739,12 @@ def dense_labels(batch):
 
 dense_train = generate(S.dense_pool, dense_scene, seed=0, device=rt.device)
 dense_test = generate(S.test_scenes, dense_scene, seed=10**6, device=rt.device)
-dense_test_targets = [{"boxes": t["boxes"].cpu(), "labels": t["labels"].cpu()} for t in dense_test.targets()]  # fmt: skip
+dense_test_targets = [{"boxes": t["boxes"].cpu(), "labels": t["labels"].cpu()} for t in dense_test.targets()]
 dense_train_labels, dense_train_goals = dense_labels(dense_train)
 positives = (dense_train_labels > 0).sum(1).float().mean().item()
 negatives = (dense_train_labels == 0).sum(1).float().mean().item()
 print(f"{len(default_boxes)} default boxes per image; per image {positives:.1f} positive, "
-      f"{negatives:.0f} background: 1 : {negatives / positives:.0f}")  # fmt: skip
+      f"{negatives:.0f} background: 1 : {negatives / positives:.0f}")
 
 # %% [markdown]
 # About a thousand background boxes for every object box. Trained with plain cross-entropy,
@@ -818,7 +823,7 @@ def test_focal_loss_small(focal_loss):
 
     got = focal_loss(torch.tensor([0.0, 0.0, math.log(9)]), torch.tensor([1.0, 0.0, 1.0]))
     # p = 0.5, 0.5, 0.9: CE = log 2, log 2, -log 0.9; (1 - p_t)^2 = 0.25, 0.25, 0.01
-    expected = torch.tensor([0.25 * 0.25 * math.log(2), 0.75 * 0.25 * math.log(2), 0.25 * 0.01 * -math.log(0.9)])  # fmt: skip
+    expected = torch.tensor([0.25 * 0.25 * math.log(2), 0.75 * 0.25 * math.log(2), 0.25 * 0.01 * -math.log(0.9)])
     expect_close(
         "Exercise 5.4 (focal_loss)",
         got,
@@ -869,9 +874,9 @@ test_focal_loss_matches_torchvision(focal_loss)
 # First, where the loss comes from on one batch at initialisation:
 
 # %%
-focal_fn = use_or_reference("Exercise 5.4", focal_loss,
+focal_fn = use_or_reference("Exercise 5.4", "focal_loss",
                             lambda x, t, a=0.25, g=2.0: torchvision.ops.sigmoid_focal_loss(x, t, a, g),
-                            torch.tensor([0.0, 0.0, 2.0]), torch.tensor([1.0, 0.0, 1.0]))  # fmt: skip
+                            torch.tensor([0.0, 0.0, 2.0]), torch.tensor([1.0, 0.0, 1.0]))
 
 
 class DenseDetector(nn.Module):
@@ -882,7 +887,7 @@ class DenseDetector(nn.Module):
         super().__init__()
         w = width
         self.stride4 = nn.Sequential(*conv_block(3, w // 2, True), *conv_block(w // 2, w, True),
-                                     *conv_block(w, 2 * w, False))  # fmt: skip
+                                     *conv_block(w, 2 * w, False))
         self.stride8 = nn.Sequential(*conv_block(2 * w, 2 * w, True))
         per_cell = [len(sizes_) * len(RATIOS) for _, sizes_ in LEVELS]
         self.cls = nn.ModuleList(nn.Conv2d(2 * w, a * num_classes, 3, padding=1) for a in per_cell)
@@ -909,11 +914,11 @@ def dense_loss(kind, parts=None):
         if kind == "focal":
             cls = focal_fn(logits[valid].float(), onehot[valid].float())
         else:
-            cls = F.binary_cross_entropy_with_logits(logits[valid].float(), onehot[valid].float(), reduction="none")  # fmt: skip
+            cls = F.binary_cross_entropy_with_logits(logits[valid].float(), onehot[valid].float(), reduction="none")
         if parts is not None:  # where does the classification loss come from?
             background = (labels[valid] == 0)[:, None].expand_as(cls)
             parts.append((cls[background].sum().item(), cls.sum().item()))
-        box = F.smooth_l1_loss(deltas[positive].float(), goals[positive], beta=1 / 9, reduction="sum")  # fmt: skip
+        box = F.smooth_l1_loss(deltas[positive].float(), goals[positive], beta=1 / 9, reduction="sum")
         return (cls.sum() + box) / positive.sum().clamp(min=1)
 
     return loss
@@ -932,7 +937,7 @@ with torch.no_grad():
 for kind in ("cross-entropy", "focal"):
     parts = []
     dense_loss("focal" if kind == "focal" else "ce", parts)(out, labels, goals)
-    print(f"{kind:14s}: background boxes give {parts[0][0] / parts[0][1]:6.1%} of the classification loss")  # fmt: skip
+    print(f"{kind:14s}: background boxes give {parts[0][0] / parts[0][1]:6.1%} of the classification loss")
 
 
 # %%
@@ -947,9 +952,9 @@ def detect_dense(model, images, candidates=300):
         scores = lg.sigmoid().flatten()
         top = scores.topk(candidates).indices
         box_index, label = top // NUM_CLASSES, top % NUM_CLASSES + 1
-        boxes = vboxes.clip_boxes_to_image(vboxes.decode_boxes(d[box_index], default_boxes[box_index]), (DENSE_IMAGE, DENSE_IMAGE))  # fmt: skip
+        boxes = vboxes.clip_boxes_to_image(vboxes.decode_boxes(d[box_index], default_boxes[box_index]), (DENSE_IMAGE, DENSE_IMAGE))
         keep = vboxes.batched_nms(boxes, scores[top], label, 0.5)[:100]
-        out.append({"boxes": boxes[keep].cpu(), "scores": scores[top][keep].cpu(), "labels": label[keep].cpu()})  # fmt: skip
+        out.append({"boxes": boxes[keep].cpu(), "scores": scores[top][keep].cpu(), "labels": label[keep].cpu()})
     return out
 
 
@@ -958,11 +963,11 @@ for kind in ("ce", "focal"):
     torch.manual_seed(0)
     model = DenseDetector(S.width, NUM_CLASSES).to(rt.device)
     h = fit(model, dense_batch, dense_loss(kind), S.dense_steps, lr=3e-3, desc=f"dense, {kind}",
-            amp=rt.device.type == "cuda")  # fmt: skip
+            amp=rt.device.type == "cuda")
     dets = detect_dense(model, dense_test.images)
     dense_results[kind] = (mean_average_precision(dets, dense_test_targets)["map"].item(),
-                           coco_map(dets, dense_test_targets)["map"].item(), h.seconds)  # fmt: skip
-print(f"{'1 object : ' + format(negatives / positives, '.0f') + ' background boxes':32s}{'mAP@0.5':>9s}{'COCO AP':>9s}{'train':>8s}")  # fmt: skip
+                           coco_map(dets, dense_test_targets)["map"].item(), h.seconds)
+print(f"{'1 object : ' + format(negatives / positives, '.0f') + ' background boxes':32s}{'mAP@0.5':>9s}{'COCO AP':>9s}{'train':>8s}")
 for kind, name in (("ce", "cross-entropy"), ("focal", "focal loss (γ=2, α=0.25)")):
     m50, ap, sec = dense_results[kind]
     print(f"{name:32s}{m50:9.3f}{ap:9.3f}{sec:7.1f}s")
@@ -1002,11 +1007,11 @@ def two_stage_batch(step):
 torch.manual_seed(0)
 faster_rcnn = detection.small_faster_rcnn(NUM_CLASSES, IMAGE).to(rt.device)
 two_stage_history = fit(faster_rcnn, two_stage_batch, lambda losses: sum(losses.values()),
-                        S.two_stage_steps, lr=2e-3, desc="Faster R-CNN")  # fmt: skip
+                        S.two_stage_steps, lr=2e-3, desc="Faster R-CNN")
 faster_rcnn.eval()
 with torch.no_grad():
     faster_detections = [{k: v.cpu() for k, v in d.items()} for i in range(0, len(test.images), 50)
-                         for d in faster_rcnn(list(test.images[i : i + 50]))]  # fmt: skip
+                         for d in faster_rcnn(list(test.images[i : i + 50]))]
 
 
 @torch.inference_mode()
@@ -1022,7 +1027,7 @@ yolo.eval()
 fps = {
     "YOLO (this chapter)": frames_per_second(
         lambda i: onestage.yolo_decode(yolo(test.images[i : i + 1]), BOXES, IMAGE)
-    ),  # fmt: skip
+    ),
     "Faster R-CNN (chapter 04)": frames_per_second(lambda i: faster_rcnn([test.images[i]])),
 }
 accuracy = {"YOLO (this chapter)": yolo_detections, "Faster R-CNN (chapter 04)": faster_detections}
@@ -1033,7 +1038,7 @@ lecture = {
 print(f"{'':27s}{'fps':>8s}{'mAP@0.5':>9s}{'COCO AP':>9s}   lecture (VOC 2007)")
 for name, dets in accuracy.items():
     print(f"{name:27s}{fps[name]:8.0f}{mean_average_precision(dets, test_targets)['map'].item():9.3f}"
-          f"{coco_map(dets, test_targets)['map'].item():9.3f}   {lecture[name]}")  # fmt: skip
+          f"{coco_map(dets, test_targets)['map'].item():9.3f}   {lecture[name]}")
 ratio = fps["YOLO (this chapter)"] / fps["Faster R-CNN (chapter 04)"]
 print(
     f"\nYOLO runs {ratio:.1f}× as many frames per second (lecture: {45 / 7:.1f}×) on {rt.device}."
@@ -1053,7 +1058,7 @@ print(
 # (images, boxes, labels, masks, `targets()`), so the code of this chapter runs on them by
 # changing the line that makes the data — `NUM_CLASSES` and the class names come from
 # `photos.num_classes` and `photos.classes`. Here: PASCAL VOC 2007, the benchmark of YOLO's and SSD's papers: 20 classes. This cell only runs if the data
-# is on your machine (`make data NAME=voc2007`, which needs internet once).
+# is on your machine (`python -m visioncourse.data.real voc2007`, which needs internet once).
 
 # %%
 from visioncourse.data import real

@@ -46,23 +46,29 @@
 # GPU.
 
 # %%
-# Setup: works locally (after `make lab`) and on Colab, where it fetches the course first.
+# Setup: works locally (after `make lab`) and on Colab, where its first run fetches and
+# installs the course. Safe to run again, and after Colab's "Restart session".
+import importlib.util
 import os
 import subprocess
 import sys
 
 COURSE_REPO = "https://github.com/vision-beyond-classification/course"
 CHAPTER = "06_semantic_segmentation"
-if "google.colab" in sys.modules and not os.path.isdir("tests"):
-    subprocess.run(f"git clone -q --depth 1 {COURSE_REPO} /content/course && "
-                   "pip install -q /content/course", shell=True, check=True)  # fmt: skip
-    os.chdir(f"/content/course/course/student/{CHAPTER}")
+if "google.colab" in sys.modules:
+    home = "/content/course"
+    if not os.path.isdir(f"{home}/.git"):
+        subprocess.run(["rm", "-rf", home], check=True)  # what an interrupted clone left
+        subprocess.run(["git", "clone", "-q", "--depth", "1", COURSE_REPO, home], check=True)
+    if importlib.util.find_spec("visioncourse") is None:  # not installed by an earlier run
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", home], check=True)
+        importlib.invalidate_caches()
+    os.chdir(f"{home}/course/student/{CHAPTER}")
 
-import otter
-
+from visioncourse.exercises import Grader
 from visioncourse.runtime import setup, sizes
 
-grader = otter.Notebook()  # public tests live in ./tests
+grader = Grader(CHAPTER, repo=COURSE_REPO)  # runs the public tests in ./tests
 rt = setup(seed=0)
 
 # %%
@@ -87,7 +93,7 @@ S = sizes(
     full=dict(train_scenes=10000, test_scenes=500, width=32, steps=2000, batch=32,
               window_steps=2000, window_batch=1024),
     mode=rt.mode,
-)  # fmt: skip
+)
 S
 
 # %% [markdown]
@@ -100,7 +106,7 @@ S
 
 # %%
 scene = ShapesConfig(image_size=48, min_objects=2, max_objects=4, min_size=0.18, max_size=0.45,
-                     max_overlap=0.3, background="noise", clutter=4)  # fmt: skip
+                     max_overlap=0.3, background="noise", clutter=4)
 CLASSES, IMAGE = scene.classes, scene.image_size
 NUM_CLASSES = len(CLASSES)  # background + 3 shapes
 train = generate(S.train_scenes, scene, seed=0).to(rt.device)
@@ -122,7 +128,7 @@ for ax in axes.flat:
     ax.axis("off")
 axes[0, 0].set_title("image", loc="left"), axes[1, 0].set_title("target", loc="left")
 print("classes:", ", ".join(f"{k} {name}" for k, name in enumerate(CLASSES)))
-pixel_share = torch.bincount(train.semantic.flatten(), minlength=NUM_CLASSES) / train.semantic.numel()  # fmt: skip
+pixel_share = torch.bincount(train.semantic.flatten(), minlength=NUM_CLASSES) / train.semantic.numel()
 print("share of training pixels per class:", [round(v, 3) for v in pixel_share.tolist()])
 plt.show()
 
@@ -144,7 +150,7 @@ def window_classifier(width=16):
         nn.Conv2d(3, width, 5), nn.ReLU(), nn.Conv2d(width, 2 * width, 5), nn.ReLU(),
         nn.Conv2d(2 * width, 2 * width, 5), nn.ReLU(), nn.Conv2d(2 * width, 2 * width, 5), nn.ReLU(),
         nn.Conv2d(2 * width, NUM_CLASSES, 1),
-    ).to(rt.device)  # fmt: skip
+    ).to(rt.device)
 
 
 def pad_for_windows(images):
@@ -159,7 +165,7 @@ offsets = torch.arange(WINDOW, device=rt.device)
 def window_batches(step):
     g = torch.Generator(device=rt.device).manual_seed(step)
     n = S.window_batch
-    i, y, x = (torch.randint(0, hi, (n,), generator=g, device=rt.device) for hi in (len(train), IMAGE, IMAGE))  # fmt: skip
+    i, y, x = (torch.randint(0, hi, (n,), generator=g, device=rt.device) for hi in (len(train), IMAGE, IMAGE))
     rows = (y[:, None] + offsets)[:, :, None]  # pixel (y, x) is the centre of padded rows y..y+16
     cols = (x[:, None] + offsets)[:, None, :]
     patches = train_padded[i[:, None, None], :, rows, cols].permute(0, 3, 1, 2)  # (n, 3, 17, 17)
@@ -168,7 +174,7 @@ def window_batches(step):
 
 windows = window_classifier()
 history = fit(windows, window_batches, lambda out, t: F.cross_entropy(out[:, :, 0, 0], t),
-              S.window_steps, lr=3e-3, desc="window classifier")  # fmt: skip
+              S.window_steps, lr=3e-3, desc="window classifier")
 print(f"trained on {history.images:,} windows in {history.seconds:.1f} s")
 
 # %% [markdown]
@@ -204,7 +210,7 @@ with timer() as t_once:
 def conv_multiply_adds(model, x):
     """Multiply-adds of every Conv2d in ``model`` on input ``x`` (counted with hooks)."""
     total = []
-    hook = lambda m, inp, out: total.append(out.numel() * m.in_channels // m.groups * m.kernel_size[0] * m.kernel_size[1])  # noqa: E731  # fmt: skip
+    hook = lambda m, inp, out: total.append(out.numel() * m.in_channels // m.groups * m.kernel_size[0] * m.kernel_size[1])
     handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.Conv2d)]
     with torch.inference_mode():
         model(x)
@@ -214,12 +220,12 @@ def conv_multiply_adds(model, x):
 
 
 per_window = conv_multiply_adds(windows, torch.zeros(1, 3, WINDOW, WINDOW, device=rt.device))
-per_image = conv_multiply_adds(windows, pad_for_windows(torch.zeros(1, 3, IMAGE, IMAGE, device=rt.device)))  # fmt: skip
+per_image = conv_multiply_adds(windows, pad_for_windows(torch.zeros(1, 3, IMAGE, IMAGE, device=rt.device)))
 print(f"largest difference between the two: {(by_windows - in_one_pass).abs().max():.1e}")
 print(f"multiply-adds per image: windows {IMAGE * IMAGE * per_window / 1e6:,.0f} M, one pass {per_image / 1e6:,.0f} M "
-      f"({IMAGE * IMAGE * per_window / per_image:.0f}× repeated work)")  # fmt: skip
+      f"({IMAGE * IMAGE * per_window / per_image:.0f}× repeated work)")
 print(f"time for {N_TIMED} images: windows {t_windows.seconds * 1e3:,.0f} ms, one pass {t_once.seconds * 1e3:,.1f} ms "
-      f"({t_windows.seconds / t_once.seconds:.0f}× faster)")  # fmt: skip
+      f"({t_windows.seconds / t_once.seconds:.0f}× faster)")
 with torch.inference_mode():
     window_pred = torch.cat([segment_in_one_pass(b).argmax(1) for b in test.images.split(100)])
 window_scores = segmentation_scores(confusion_matrix(window_pred, test.semantic, NUM_CLASSES))
@@ -269,7 +275,7 @@ def upsample_bilinear(x, s):
 
 x = torch.randn(2, 3, 5, 7)
 for name, mine, mode in (("nearest", upsample_nearest(x, 3), "nearest"),
-                         ("bilinear", upsample_bilinear(x, 3), "bilinear")):  # fmt: skip
+                         ("bilinear", upsample_bilinear(x, 3), "bilinear")):
     theirs = F.interpolate(x, scale_factor=3, mode=mode)
     print(f"{name:8s} largest difference from F.interpolate: {(mine - theirs).abs().max():.1e}")
 
@@ -369,9 +375,9 @@ test_max_unpool_matches_torch(max_unpool2d)
 # right place; nearest and bilinear upsampling of the pooled image smear it instead.
 
 # %%
-unpool_fn = use_or_reference("Exercise 6.1", max_unpool2d,
+unpool_fn = use_or_reference("Exercise 6.1", "max_unpool2d",
                              lambda v, i, s: F.max_unpool2d(v, i, 2, output_size=s),
-                             torch.tensor([[[[5.0, 7.0]]]]), torch.tensor([[[[4, 3]]]]), (2, 4))  # fmt: skip
+                             torch.tensor([[[[5.0, 7.0]]]]), torch.tensor([[[[4, 3]]]]), (2, 4))
 image = test.images[:1].cpu().mean(1, keepdim=True)  # grey: one channel is easier to read
 pooled, where = F.max_pool2d(image, 2, return_indices=True)
 views = {
@@ -410,7 +416,7 @@ y = torch.randn(1, 1, 2, 2)
 by_matrix = (C.T @ y.flatten()).view(1, 1, 4, 4)
 by_torch = F.conv_transpose2d(y, w3, stride=2, padding=1, output_padding=1)
 print("C is", tuple(C.shape), "; Cᵀ y is", tuple(by_matrix.shape))
-print(f"largest difference between Cᵀ y and conv_transpose2d: {(by_matrix - by_torch).abs().max():.1e}")  # fmt: skip
+print(f"largest difference between Cᵀ y and conv_transpose2d: {(by_matrix - by_torch).abs().max():.1e}")
 
 # %% [markdown]
 # `output_padding=1` above settles an ambiguity: a stride-2 convolution maps both 3×3 and 4×4
@@ -449,7 +455,7 @@ def conv_transpose2d(input, weight, stride=1, padding=0, output_padding=0):
     n, _, h, w = input.shape
     k = weight.shape[-1]
     canvas = input.new_zeros(n, weight.shape[1], (h - 1) * stride + k + output_padding,
-                             (w - 1) * stride + k + output_padding)  # fmt: skip
+                             (w - 1) * stride + k + output_padding)
     for i in range(k):
         for j in range(k):
             contribution = torch.einsum("nchw,cd->ndhw", input, weight[:, :, i, j])
@@ -510,7 +516,7 @@ def test_conv_transpose_matches_torch(conv_transpose2d):
     from visioncourse.exercises import expect_close
 
     g = torch.Generator().manual_seed(62)
-    for stride, padding, output_padding, k in ((1, 0, 0, 3), (2, 1, 1, 3), (2, 0, 1, 4), (3, 2, 2, 5), (2, 1, 0, 4)):  # fmt: skip
+    for stride, padding, output_padding, k in ((1, 0, 0, 3), (2, 1, 1, 3), (2, 0, 1, 4), (3, 2, 2, 5), (2, 1, 0, 4)):
         x = torch.randn(2, 3, 5, 4, generator=g)
         w = torch.randn(3, 2, k, k, generator=g)
         expect_close(
@@ -543,9 +549,9 @@ test_conv_transpose_matches_torch(conv_transpose2d)
 # inputs. Try kernel sizes and strides; `k` a multiple of the stride has no checkerboard.
 
 # %%
-transpose_fn = use_or_reference("Exercise 6.2", conv_transpose2d,
+transpose_fn = use_or_reference("Exercise 6.2", "conv_transpose2d",
                                 lambda x, w, s, p, op: F.conv_transpose2d(x, w, stride=s, padding=p, output_padding=op),
-                                torch.ones(1, 1, 1, 2), torch.ones(1, 1, 2, 2), 2, 1, 1)  # fmt: skip
+                                torch.ones(1, 1, 1, 2), torch.ones(1, 1, 2, 2), 2, 1, 1)
 
 
 def show_checkerboard(kernel_size=3, stride=2):
@@ -554,7 +560,7 @@ def show_checkerboard(kernel_size=3, stride=2):
     resized = F.conv2d(upsample_nearest(ones, stride), torch.ones(1, 1, 3, 3) / 9, padding=1)
     fig, axes = plt.subplots(1, 2, figsize=(7, 3.2))
     for ax, im, title in ((axes[0], stamped, f"transposed conv, k={kernel_size}, stride {stride}"),
-                          (axes[1], resized, f"nearest ×{stride}, then 3×3 conv")):  # fmt: skip
+                          (axes[1], resized, f"nearest ×{stride}, then 3×3 conv")):
         inner = im[0, 0, kernel_size:-kernel_size, kernel_size:-kernel_size]  # away from borders
         ax.imshow(im[0, 0], cmap="gray", interpolation="nearest")
         ax.set_title(f"{title}\ninterior std {inner.std():.2f}", fontsize=9), ax.axis("off")
@@ -576,18 +582,18 @@ _ = widgets.interact(
 
 # %%
 torch.manual_seed(0)
-stages = lambda up: nn.Sequential(*[up() for _ in range(3)])  # noqa: E731
+stages = lambda up: nn.Sequential(*[up() for _ in range(3)])
 transposed_net = stages(lambda: nn.ConvTranspose2d(4, 4, 3, stride=2, padding=1, output_padding=1))
-resize_net = stages(lambda: nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(4, 4, 3, padding=1)))  # fmt: skip
+resize_net = stages(lambda: nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(4, 4, 3, padding=1)))
 flat = torch.ones(1, 4, 6, 6)
 fig, axes = plt.subplots(1, 2, figsize=(7, 3.4))
 with torch.no_grad():
     for ax, net, title in ((axes[0], transposed_net, "3 transposed convs (k3, s2)"),
-                           (axes[1], resize_net, "3 × (nearest ×2, 3×3 conv)")):  # fmt: skip
+                           (axes[1], resize_net, "3 × (nearest ×2, 3×3 conv)")):
         out = net(flat)[0, 0]
         inner = out[8:-8, 8:-8]
         ax.imshow(inner, cmap="gray", interpolation="nearest")
-        ax.set_title(f"{title}\nrelative interior std {inner.std() / inner.abs().mean():.3f}", fontsize=9)  # fmt: skip
+        ax.set_title(f"{title}\nrelative interior std {inner.std() / inner.abs().mean():.3f}", fontsize=9)
         ax.axis("off")
 plt.show()
 
@@ -611,7 +617,7 @@ def conv_block(cin, cout):
     return nn.Sequential(
         nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(),
         nn.Conv2d(cout, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(),
-    )  # fmt: skip
+    )
 
 
 class UNet(nn.Module):
@@ -621,10 +627,10 @@ class UNet(nn.Module):
         super().__init__()
         self.skips = skips
         ch = [width * 2**i for i in range(depth + 1)]
-        self.encoder = nn.ModuleList([conv_block(3, ch[0])] + [conv_block(ch[i], ch[i + 1]) for i in range(depth)])  # fmt: skip
+        self.encoder = nn.ModuleList([conv_block(3, ch[0])] + [conv_block(ch[i], ch[i + 1]) for i in range(depth)])
         self.up = nn.ModuleList([nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(ch[i + 1], ch[i], 3, padding=1))
-                                 for i in range(depth)])  # fmt: skip
-        self.decoder = nn.ModuleList([conv_block(2 * ch[i] if skips else ch[i], ch[i]) for i in range(depth)])  # fmt: skip
+                                 for i in range(depth)])
+        self.decoder = nn.ModuleList([conv_block(2 * ch[i] if skips else ch[i], ch[i]) for i in range(depth)])
         self.head = nn.Conv2d(ch[0], num_classes, 1)
 
     def forward(self, x):
@@ -656,10 +662,10 @@ for name, skips in (("U-Net", True), ("no skips", False)):
     torch.manual_seed(0)  # same initial weights where the two networks share layers
     models[name] = UNet(NUM_CLASSES, S.width, skips=skips).to(rt.device)
     h = fit(models[name], segmentation_batches, lambda out, t: F.cross_entropy(out, t), S.steps,
-            lr=3e-3, desc=name)  # fmt: skip
+            lr=3e-3, desc=name)
     predictions[name] = predict(models[name], test.images)
     print(f"{name:9s} {sum(p.numel() for p in models[name].parameters()):,} parameters, "
-          f"trained in {h.seconds:.1f} s ({h.images_per_second:.0f} images/s)")  # fmt: skip
+          f"trained in {h.seconds:.1f} s ({h.images_per_second:.0f} images/s)")
 
 # %% [markdown]
 # ## 7. Measuring a segmentation: pixel accuracy, IoU, mIoU, Dice
@@ -742,7 +748,7 @@ def test_class_iou_matches_torchmetrics(class_iou):
     for num_classes, absent in ((4, None), (6, 5), (3, 1)):
         target = torch.randint(0, num_classes, (3, 10, 12), generator=g)
         pred = torch.where(torch.rand(target.shape, generator=g) < 0.6, target,
-                           torch.randint(0, num_classes, target.shape, generator=g))  # fmt: skip
+                           torch.randint(0, num_classes, target.shape, generator=g))
         if absent is not None:  # one class in neither prediction nor target
             target[target == absent] = 0
             pred[pred == absent] = 0
@@ -776,10 +782,10 @@ test_class_iou_matches_torchmetrics(class_iou)
 # %%
 from torchmetrics.functional.classification import multiclass_jaccard_index
 
-iou_fn = use_or_reference("Exercise 6.3", class_iou, lambda m: segmentation_scores(m)["iou"],
-                          torch.tensor([[5, 1, 0], [2, 3, 0], [0, 0, 0]]))  # fmt: skip
+iou_fn = use_or_reference("Exercise 6.3", "class_iou", lambda m: segmentation_scores(m)["iou"],
+                          torch.tensor([[5, 1, 0], [2, 3, 0], [0, 0, 0]]))
 confmat = confusion_matrix(predictions["U-Net"], test.semantic, NUM_CLASSES)
-theirs = multiclass_jaccard_index(predictions["U-Net"].cpu(), test.semantic.cpu(), NUM_CLASSES, average="macro")  # fmt: skip
+theirs = multiclass_jaccard_index(predictions["U-Net"].cpu(), test.semantic.cpu(), NUM_CLASSES, average="macro")
 print(f"mIoU: yours {iou_fn(confmat).nanmean():.4f}, torchmetrics {theirs:.4f}")
 
 # %% [markdown]
@@ -816,10 +822,10 @@ results = {}
 for name, pred in predictions.items():
     results[name] = whole, edge = whole_and_boundary_scores(pred)
     print(f"{name:10s}{whole['pixel_accuracy']:10.3f}{whole['miou']:8.3f}{edge['miou']:15.3f}"
-          f"{edge['pixel_accuracy']:14.3f}  {[round(v, 3) for v in whole['iou'].tolist()]}")  # fmt: skip
+          f"{edge['pixel_accuracy']:14.3f}  {[round(v, 3) for v in whole['iou'].tolist()]}")
 errors = {name: 1 - edge["pixel_accuracy"].item() for name, (_, edge) in results.items()}
 print(f"\nboundary pixels wrong: {errors['no skips']:.1%} without skips, {errors['U-Net']:.1%} with "
-      f"({errors['no skips'] / max(errors['U-Net'], 1e-9):.1f}×)")  # fmt: skip
+      f"({errors['no skips'] / max(errors['U-Net'], 1e-9):.1f}×)")
 
 # %% [markdown]
 # **The bar.** The U-Net must reach held-out mIoU ≥ 0.85 in fast mode (≥ 0.95 in full mode).
@@ -838,7 +844,7 @@ assert miou >= BAR, "the U-Net is below the bar: check the exercises or train lo
 # %%
 def show_predictions(scene_index=0):
     panels = [("image", to_numpy_image(test.images[scene_index])),
-              ("target", colour_labels(test.semantic[scene_index]))]  # fmt: skip
+              ("target", colour_labels(test.semantic[scene_index]))]
     panels += [(name, colour_labels(pred[scene_index])) for name, pred in predictions.items()]
     wrong = predictions["U-Net"][scene_index] != test.semantic[scene_index]
     panels.append(("U-Net errors", wrong.cpu().float().numpy()))
@@ -848,7 +854,7 @@ def show_predictions(scene_index=0):
     plt.show()
 
 
-_ = widgets.interact(show_predictions, scene_index=widgets.IntSlider(0, 0, len(test.images) - 1, description="scene"))  # fmt: skip
+_ = widgets.interact(show_predictions, scene_index=widgets.IntSlider(0, 0, len(test.images) - 1, description="scene"))
 
 # %% [markdown]
 # ### The production counterpart
@@ -862,13 +868,13 @@ _ = widgets.interact(show_predictions, scene_index=widgets.IntSlider(0, 0, len(t
 
 # %%
 fcn = torchvision.models.segmentation.fcn_resnet50(weights=None, weights_backbone=None,
-                                                   num_classes=NUM_CLASSES).eval()  # fmt: skip
+                                                   num_classes=NUM_CLASSES).eval()
 with torch.inference_mode():
     out = fcn(test.images[:2].cpu())
     stride = IMAGE // fcn.backbone(test.images[:2].cpu())["out"].shape[-1]
 print(f"input {tuple(test.images[:2].shape)} -> out {tuple(out['out'].shape)}; "
       f"backbone stride {stride}; {sum(p.numel() for p in fcn.parameters()) / 1e6:.1f} M parameters "
-      f"(our U-Net: {sum(p.numel() for p in models['U-Net'].parameters()) / 1e6:.2f} M)")  # fmt: skip
+      f"(our U-Net: {sum(p.numel() for p in models['U-Net'].parameters()) / 1e6:.2f} M)")
 
 # %% [markdown]
 # ## 9. Losses: cross-entropy or Dice?
@@ -970,7 +976,7 @@ def test_dice_loss_reference(dice_loss):
     )
     loss.backward()
     if logits.grad is None or not torch.isfinite(logits.grad).all() or logits.grad.abs().sum() == 0:
-        raise AssertionError("Exercise 6.4 (dice_loss): the loss must be differentiable in the logits (no .detach(), no argmax)")  # fmt: skip
+        raise AssertionError("Exercise 6.4 (dice_loss): the loss must be differentiable in the logits (no .detach(), no argmax)")
 
 
 test_dice_loss_reference(dice_loss)
@@ -988,8 +994,8 @@ test_dice_loss_reference(dice_loss)
 # shows what each loss gets on each class.
 
 # %%
-dice_fn = use_or_reference("Exercise 6.4", dice_loss, segmentation.dice_loss,
-                           torch.randn(2, 4, 3, 3), torch.randint(0, 4, (2, 3, 3)))  # fmt: skip
+dice_fn = use_or_reference("Exercise 6.4", "dice_loss", segmentation.dice_loss,
+                           torch.randn(2, 4, 3, 3), torch.randint(0, 4, (2, 3, 3)))
 torch.manual_seed(0)
 models["U-Net, Dice"] = UNet(NUM_CLASSES, S.width).to(rt.device)
 h = fit(models["U-Net, Dice"], segmentation_batches, dice_fn, S.steps, lr=3e-3, desc="U-Net, Dice")
@@ -1002,7 +1008,7 @@ print(
 for name, label in (("U-Net", "cross-entropy"), ("U-Net, Dice", "Dice")):
     whole, edge = results[name]
     print(f"{label:15s}{whole['pixel_accuracy']:10.3f}{whole['miou']:8.3f}{whole['mean_dice']:11.3f}"
-          f"{edge['miou']:15.3f}  {[round(v, 3) for v in whole['iou'].tolist()]}")  # fmt: skip
+          f"{edge['miou']:15.3f}  {[round(v, 3) for v in whole['iou'].tolist()]}")
 
 # %% [markdown]
 # ## Try it on real photos (optional)
@@ -1012,7 +1018,7 @@ for name, label in (("U-Net", "cross-entropy"), ("U-Net, Dice", "Dice")):
 # that makes the data — `NUM_CLASSES` and the class names come from `photos.num_classes` and
 # `photos.classes`. Here: the Oxford-IIIT Pet dataset, whose trimaps give a pet/background
 # map per photo. This cell only runs if the data is on your machine
-# (`make data NAME=oxford_pets`, which needs internet once).
+# (`python -m visioncourse.data.real oxford_pets`, which needs internet once).
 
 # %%
 from visioncourse.data import real

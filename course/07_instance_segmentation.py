@@ -41,23 +41,29 @@
 # GPU.
 
 # %%
-# Setup: works locally (after `make lab`) and on Colab, where it fetches the course first.
+# Setup: works locally (after `make lab`) and on Colab, where its first run fetches and
+# installs the course. Safe to run again, and after Colab's "Restart session".
+import importlib.util
 import os
 import subprocess
 import sys
 
 COURSE_REPO = "https://github.com/vision-beyond-classification/course"
 CHAPTER = "07_instance_segmentation"
-if "google.colab" in sys.modules and not os.path.isdir("tests"):
-    subprocess.run(f"git clone -q --depth 1 {COURSE_REPO} /content/course && "
-                   "pip install -q /content/course", shell=True, check=True)  # fmt: skip
-    os.chdir(f"/content/course/course/student/{CHAPTER}")
+if "google.colab" in sys.modules:
+    home = "/content/course"
+    if not os.path.isdir(f"{home}/.git"):
+        subprocess.run(["rm", "-rf", home], check=True)  # what an interrupted clone left
+        subprocess.run(["git", "clone", "-q", "--depth", "1", COURSE_REPO, home], check=True)
+    if importlib.util.find_spec("visioncourse") is None:  # not installed by an earlier run
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", home], check=True)
+        importlib.invalidate_caches()
+    os.chdir(f"{home}/course/student/{CHAPTER}")
 
-import otter
-
+from visioncourse.exercises import Grader
 from visioncourse.runtime import setup, sizes
 
-grader = otter.Notebook()  # public tests live in ./tests
+grader = Grader(CHAPTER, repo=COURSE_REPO)  # runs the public tests in ./tests
 rt = setup(seed=0)
 
 # %%
@@ -81,7 +87,7 @@ S = sizes(
     fast=dict(train_scenes=300, test_scenes=100, width=32, steps=300, batch=8),
     full=dict(train_scenes=3000, test_scenes=300, width=48, steps=2500, batch=16),
     mode=rt.mode,
-)  # fmt: skip
+)
 S
 
 # %% [markdown]
@@ -94,7 +100,7 @@ S
 
 # %%
 crowded = ShapesConfig(image_size=64, min_objects=3, max_objects=6, min_size=0.2, max_size=0.4,
-                       max_overlap=0.3, background="noise", clutter=3)  # fmt: skip
+                       max_overlap=0.3, background="noise", clutter=3)
 apart = crowded.replace(max_overlap=0.0)
 CLASSES, IMAGE = crowded.classes, crowded.image_size
 NUM_CLASSES = crowded.num_shapes  # object classes, background not counted
@@ -104,7 +110,7 @@ test_apart = generate(S.test_scenes, apart, seed=10**6)
 
 
 def instance_targets(batch):  # torchvision's target dicts, with bool masks as coco_map wants
-    return [{"boxes": t["boxes"], "labels": t["labels"], "masks": t["masks"].bool()} for t in batch.targets()]  # fmt: skip
+    return [{"boxes": t["boxes"], "labels": t["labels"], "masks": t["masks"].bool()} for t in batch.targets()]
 
 
 test_targets = instance_targets(test)
@@ -233,10 +239,10 @@ test_connected_components_match_scipy(connected_components)
 # %%
 probe = torch.tensor([[1, 1, 0, 1], [0, 1, 0, 1], [1, 0, 0, 0]], dtype=torch.bool)
 try:  # your function if it finds the right regions (its ids may differ from the reference's)
-    expect_same_regions("Exercise 7.1", connected_components(probe), segmentation.connected_components(probe))  # fmt: skip
+    expect_same_regions("Exercise 7.1", connected_components(probe), segmentation.connected_components(probe))
     components_fn = connected_components
 except Exception as err:  # an unfinished exercise must not stop the notebook
-    print(f"Exercise 7.1 does not pass its check yet ({type(err).__name__}) — using the reference so you can continue.")  # fmt: skip
+    print(f"Exercise 7.1 does not pass its check yet ({type(err).__name__}) — using the reference so you can continue.")
     components_fn = segmentation.connected_components
 
 
@@ -252,7 +258,7 @@ def instances_from_semantic(semantic):
             labels.append(torch.full((len(ids),), c))
         masks, labels = torch.cat(masks), torch.cat(labels)
         out.append({"masks": masks, "labels": labels, "scores": torch.ones(len(labels)),
-                    "boxes": masks_to_pixel_boxes(masks)})  # fmt: skip
+                    "boxes": masks_to_pixel_boxes(masks)})
     return out
 
 
@@ -272,7 +278,7 @@ for name, batch in (("apart", test_apart), ("crowded", test)):
     regions = instances_from_semantic(batch.semantic)
     ap = coco_map(regions, instance_targets(batch), iou_type="segm")["map"].item()
     n_regions = sum(len(r["labels"]) for r in regions)
-    print(f"{name:9s}{batch.num_objects.sum().item():8d}{n_regions:9d}{recovered(regions, batch):19.1%}{ap:9.3f}")  # fmt: skip
+    print(f"{name:9s}{batch.num_objects.sum().item():8d}{n_regions:9d}{recovered(regions, batch):19.1%}{ap:9.3f}")
 
 # %% [markdown]
 # On apart scenes the regions are the objects. On crowded ones, touching objects of the same
@@ -471,7 +477,7 @@ def test_mask_loss_small(mask_loss):
         torch.zeros(0, 3, 2, 2), torch.zeros(0, dtype=torch.long), torch.zeros(0, 2, 2)
     )
     expect_close("Exercise 7.3 (mask_loss)", empty, torch.tensor(0.0), inputs="no regions",
-                 hint="return mask_logits.sum() * 0 when there are no regions")  # fmt: skip
+                 hint="return mask_logits.sum() * 0 when there are no regions")
 
 
 test_mask_loss_small(mask_loss)
@@ -493,12 +499,12 @@ def test_mask_loss_matches_torchvision(mask_loss):
     matched = torch.randint(0, 4, (9,), generator=g)
     logits = torch.randn(9, 4, 14, 14, generator=g)
     expected = maskrcnn_loss(logits, [proposals], [gt_masks], [gt_labels], [matched])
-    got = mask_loss(logits, gt_labels[matched], project_masks_on_boxes(gt_masks, proposals, matched, 14))  # fmt: skip
+    got = mask_loss(logits, gt_labels[matched], project_masks_on_boxes(gt_masks, proposals, matched, 14))
     expect_close(
         "Exercise 7.3 (mask_loss)", got, expected,
         inputs="9 random regions, 3 classes, 14x14 logits (torchvision's maskrcnn_loss as reference)",
         hint="binary cross-entropy with logits on the chosen channels, mean over regions and pixels",
-    )  # fmt: skip
+    )
 
 
 test_mask_loss_matches_torchvision(mask_loss)
@@ -528,7 +534,7 @@ class MaskHead(nn.Sequential):
             nn.Conv2d(hidden, hidden, 3, padding=1), nn.ReLU(),
             nn.ConvTranspose2d(hidden, hidden, 2, stride=2), nn.ReLU(),  # 7x7 -> 14x14
             nn.Conv2d(hidden, num_classes + 1, 1),  # one mask per class (and background)
-        )  # fmt: skip
+        )
 
 
 torch.manual_seed(0)
@@ -583,10 +589,10 @@ with torch.inference_mode():
     try:
         targets0 = mask_targets(scene0["masks"].float(), regions, matched, region_logits.shape[-1])
         yours = mask_loss(region_logits, scene0["labels"][matched], targets0)
-        print(f"mask loss of {len(regions)} regions: yours {float(yours):.4f}, torchvision's maskrcnn_loss {theirs:.4f}")  # fmt: skip
+        print(f"mask loss of {len(regions)} regions: yours {float(yours):.4f}, torchvision's maskrcnn_loss {theirs:.4f}")
     except Exception as err:  # an unfinished exercise must not stop the notebook
         print(f"Exercises 7.2 and 7.3 are not finished yet ({type(err).__name__}); "
-              f"torchvision's maskrcnn_loss gives {theirs:.4f}")  # fmt: skip
+              f"torchvision's maskrcnn_loss gives {theirs:.4f}")
 
 # %% [markdown]
 # ## 3. From a 14×14 mask to the image
@@ -703,10 +709,10 @@ test_paste_mask_matches_reference(paste_mask)
 # whole pixels); the two binary masks agree closely:
 
 # %%
-paste_fn = use_or_reference("Exercise 7.4", paste_mask, lambda m, b, s: segmentation.paste_masks(m[None], b[None], s)[0],
-                            torch.tensor([[0.0, 1.0], [0.0, 1.0]]), torch.tensor([0.0, 0.0, 4.0, 2.0]), (2, 4))  # fmt: skip
+paste_fn = use_or_reference("Exercise 7.4", "paste_mask", lambda m, b, s: segmentation.paste_masks(m[None], b[None], s)[0],
+                            torch.tensor([[0.0, 1.0], [0.0, 1.0]]), torch.tensor([0.0, 0.0, 4.0, 2.0]), (2, 4))
 small_masks = {}  # detection's 14x14 mask of its class, caught on its way out of the model
-hook = model.roi_heads.mask_head.register_forward_hook(lambda m, i, out: small_masks.setdefault("logits", []).append(out))  # fmt: skip
+hook = model.roi_heads.mask_head.register_forward_hook(lambda m, i, out: small_masks.setdefault("logits", []).append(out))
 with torch.inference_mode(), timer() as t_infer:
     outputs = [o for b in test.images.to(rt.device).split(25) for o in model(b)]
 hook.remove()
@@ -717,7 +723,7 @@ boxes_all = torch.cat([o["boxes"].cpu() for o in outputs])
 ours = torch.stack([paste_fn(m, b, (IMAGE, IMAGE)) for m, b in zip(probabilities, boxes_all)]) > 0.5
 theirs = torch.cat([o["masks"][:, 0].cpu() for o in outputs]) > 0.5
 agreement = ((ours & theirs).sum((1, 2)) / (ours | theirs).sum((1, 2)).clamp(min=1)).mean()
-print(f"{len(labels)} detections on {len(outputs)} scenes ({t_infer.seconds / len(outputs) * 1e3:.1f} ms per image)")  # fmt: skip
+print(f"{len(labels)} detections on {len(outputs)} scenes ({t_infer.seconds / len(outputs) * 1e3:.1f} ms per image)")
 print(f"mean IoU between your pasted masks and torchvision's: {agreement:.3f}")
 
 # %% [markdown]
@@ -735,7 +741,7 @@ from torchmetrics.detection import MeanAveragePrecision
 
 def detections(masks_by_image):
     return [{"boxes": o["boxes"].cpu(), "scores": o["scores"].cpu(), "labels": o["labels"].cpu(), "masks": m}
-            for o, m in zip(outputs, masks_by_image)]  # fmt: skip
+            for o, m in zip(outputs, masks_by_image)]
 
 
 preds = detections(ours.split([len(o["labels"]) for o in outputs]))
@@ -743,7 +749,7 @@ mask_ap = coco_map(preds, test_targets, iou_type="segm")
 box_ap = coco_map(preds, test_targets)
 tm = MeanAveragePrecision(iou_type="segm")
 tm.update([{k: p[k] for k in ("masks", "scores", "labels")} for p in preds],
-          [{"masks": t["masks"], "labels": t["labels"]} for t in test_targets])  # fmt: skip
+          [{"masks": t["masks"], "labels": t["labels"]} for t in test_targets])
 tm_ap = tm.compute()
 print(f"{'':14s}{'AP':>7s}{'AP50':>7s}{'AP75':>7s}")
 print(f"{'box':14s}{box_ap['map']:7.3f}{box_ap['map_50']:7.3f}{box_ap['map_75']:7.3f}")
@@ -758,8 +764,8 @@ print(
 
 # %%
 BAR_50, BAR_COCO = (0.80, 0.50) if rt.fast else (0.90, 0.65)
-print(f"mask AP@0.5 {mask_ap['map_50']:.3f} (bar {BAR_50}), mask AP {mask_ap['map']:.3f} (bar {BAR_COCO})")  # fmt: skip
-assert mask_ap["map_50"] >= BAR_50 and mask_ap["map"] >= BAR_COCO, "Mask R-CNN is below the bar: check the exercises or train longer"  # fmt: skip
+print(f"mask AP@0.5 {mask_ap['map_50']:.3f} (bar {BAR_50}), mask AP {mask_ap['map']:.3f} (bar {BAR_COCO})")
+assert mask_ap["map_50"] >= BAR_50 and mask_ap["map"] >= BAR_COCO, "Mask R-CNN is below the bar: check the exercises or train longer"
 
 # %% [markdown]
 # ## 5. Instances against a perfect semantic map
@@ -772,7 +778,7 @@ assert mask_ap["map_50"] >= BAR_50 and mask_ap["map"] >= BAR_COCO, "Mask R-CNN i
 oracle = instances_from_semantic(test.semantic)
 oracle_ap = coco_map(oracle, test_targets, iou_type="segm")
 print(f"{'crowded scenes':34s}{'objects recovered':>18s}{'mask AP50':>10s}{'AP75':>6s}{'AP':>7s}")
-for name, p, ap in (("perfect semantic map + regions", oracle, oracle_ap), ("Mask R-CNN (trained above)", preds, mask_ap)):  # fmt: skip
+for name, p, ap in (("perfect semantic map + regions", oracle, oracle_ap), ("Mask R-CNN (trained above)", preds, mask_ap)):
     print(
         f"{name:34s}{recovered(p, test):18.1%}{ap['map_50']:10.3f}{ap['map_75']:6.3f}{ap['map']:7.3f}"
     )
@@ -795,13 +801,13 @@ def show_instances(scene_index=0, score_threshold=0.5):
     panels = (("ground truth", truth["masks"], truth["boxes"], truth["labels"], None),
               ("perfect semantic → regions", oracle[scene_index]["masks"], oracle[scene_index]["boxes"],
                oracle[scene_index]["labels"], None),
-              ("Mask R-CNN", pred["masks"][keep], pred["boxes"][keep], pred["labels"][keep], pred["scores"][keep]))  # fmt: skip
+              ("Mask R-CNN", pred["masks"][keep], pred["boxes"][keep], pred["labels"][keep], pred["scores"][keep]))
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.9))
     for ax, (title, masks, boxes, labels, scores) in zip(axes, panels):
-        ax.imshow(to_numpy_image(overlay_masks(test.images[scene_index], masks, alpha=0.65)), interpolation="nearest")  # fmt: skip
+        ax.imshow(to_numpy_image(overlay_masks(test.images[scene_index], masks, alpha=0.65)), interpolation="nearest")
         for k in range(len(boxes)):  # each box in its mask's colour
             draw_boxes(ax, boxes[k : k + 1], labels[k : k + 1], CLASSES,
-                       None if scores is None else scores[k : k + 1], color=to_hex(TAB[k % len(TAB)]))  # fmt: skip
+                       None if scores is None else scores[k : k + 1], color=to_hex(TAB[k % len(TAB)]))
         ax.set_title(f"{title} ({len(boxes)})", fontsize=9), ax.axis("off")
     plt.show()
 
@@ -820,7 +826,7 @@ _ = widgets.interact(
 # that makes the data — `NUM_CLASSES` and the class names come from `photos.num_classes` and
 # `photos.classes`. Here: the Penn-Fudan pedestrians, with a mask for every person — the
 # dataset of torchvision's own Mask R-CNN tutorial. This cell only runs if the data is on
-# your machine (`make data NAME=pennfudan`, which needs internet once).
+# your machine (`python -m visioncourse.data.real pennfudan --trust-unverified`, which needs internet once).
 
 # %%
 from visioncourse.data import real
@@ -852,11 +858,11 @@ if usable:
         pretrained = maskrcnn_resnet50_fpn(weights=weights).eval()
     except Exception as err:  # no network, a proxy, a truncated file ...
         print(f"Could not load the pretrained weights ({type(err).__name__}: {err}).\n"
-              f"Download {weights.url} by hand and put it at {cached}.")  # fmt: skip
+              f"Download {weights.url} by hand and put it at {cached}.")
 else:
     print(f"Pretrained COCO weights are not on this machine ({cached}).\n"
           f"To try them: set COURSE_DOWNLOAD=1 and rerun this cell (needs internet), or download "
-          f"{weights.url} and put it there.")  # fmt: skip
+          f"{weights.url} and put it there.")
 if pretrained is not None:
     from skimage import data as skdata
 
@@ -867,7 +873,7 @@ if pretrained is not None:
     fig, ax = plt.subplots(figsize=(5, 4))
     ax.imshow(to_numpy_image(overlay_masks(photo, found["masks"][confident, 0] > 0.5)))
     draw_boxes(ax, found["boxes"][confident], found["labels"][confident], weights.meta["categories"],
-               found["scores"][confident])  # fmt: skip
+               found["scores"][confident])
     ax.axis("off"), ax.set_title("COCO-pretrained Mask R-CNN")
     plt.show()
 

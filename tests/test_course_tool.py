@@ -92,3 +92,29 @@ def test_grade_notebook_retries_once_after_a_timeout(tmp_path, monkeypatch):
     monkeypatch.setattr(course_tool, "run_killable", lambda *args: next(attempts)(*args))
     scores, _ = course_tool.grade_notebook(notebook, tmp_path / "ag.zip", timeout=5)
     assert scores == {"ex1_1": 2.0} and next(attempts, None) is None
+
+
+def test_grade_refuses_a_folder_without_student_folders(tmp_path, capsys):
+    chapters = ["00_shapes_world", "01_boxes_iou"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert "no student folders, only nothing to grade" in course_tool.check_layout(empty, chapters)
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    (flat / "00_shapes_world.ipynb").write_text("{}")
+    message = course_tool.check_layout(flat, chapters)
+    assert "only 1 notebook(s) directly in it (00_shapes_world.ipynb)" in message
+    assert f"{flat}/ada/00_shapes_world.ipynb" in message
+    (flat / "ada").mkdir()
+    (flat / "ada" / "homework.ipynb").write_text("{}")
+    assert "holds a chapter notebook" in course_tool.check_layout(flat, chapters)
+    (flat / "ada" / "01_boxes_iou.ipynb").write_text("{}")
+    assert course_tool.check_layout(flat, chapters) is None
+    assert "is not a folder" in course_tool.check_layout(tmp_path / "nowhere", chapters)
+    try:
+        course_tool.grade(empty)
+    except SystemExit as stop:
+        assert "expected one folder per student" in str(stop)
+    else:
+        raise AssertionError("grade() accepted an empty folder")
+    assert not (empty / "gradebook.csv").exists()

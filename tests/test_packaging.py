@@ -17,9 +17,10 @@ def requirement_names_and_bounds(lines):
 
 def test_environment_yml_mirrors_pyproject():
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    wanted = requirement_names_and_bounds(
-        meta["dependencies"] + meta["optional-dependencies"]["dev"]
-    )
+    extras = meta["optional-dependencies"]
+    wanted = requirement_names_and_bounds(meta["dependencies"] + extras["dev"])
+    # dev holds every extra, so one environment.yml serves instructors and CI
+    assert set(requirement_names_and_bounds(extras["grade"])) <= set(wanted)
     pip_section = (ROOT / "environment.yml").read_text().split("- pip:", 1)[1]
     env_lines = [
         line.strip()[2:]
@@ -32,5 +33,25 @@ def test_environment_yml_mirrors_pyproject():
 
 def test_no_exact_pins_on_torch():
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    for dep in meta["dependencies"] + meta["optional-dependencies"]["dev"]:
+    for dep in meta["dependencies"] + sum(meta["optional-dependencies"].values(), []):
         assert "==" not in dep, f"exact pin {dep!r}: use lower bounds only"
+
+
+def test_no_formatter_or_linter_pragmas_reach_students():
+    """Masters are the source of the student notebooks: no `# fmt: skip` / `# noqa` in them."""
+    for master in sorted((ROOT / "course").glob("[0-9][0-9]_*.py")):
+        for number, line in enumerate(master.read_text().splitlines(), 1):
+            assert not re.search(r"#\s*(fmt:|noqa)", line), (
+                f"{master.name}:{number}: {line.strip()}"
+            )
+
+
+def test_student_runtime_has_a_kernel_and_no_grading_install():
+    """`pip install` of the course alone runs notebooks (ipykernel) and grader.check (ours),
+    without otter-grader and its dozens of packages."""
+    deps = requirement_names_and_bounds(
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    )
+    assert "ipykernel" in deps and "otter-grader" not in deps
+    for master in sorted((ROOT / "course").glob("[0-9][0-9]_*.py")):
+        assert "import otter" not in master.read_text(), master.name

@@ -258,9 +258,46 @@ def test_oxford_pets_and_voc_loaders(server, tmp_path):
 def test_unknown_missing_and_bad_arguments(tmp_path):
     with pytest.raises(real.DatasetError, match="unknown dataset"):
         real.download("coco", tmp_path)
-    with pytest.raises(real.DatasetError, match="make data NAME=voc2007"):
+    with pytest.raises(real.DatasetError, match="`python -m visioncourse.data.real voc2007`"):
         real.load("voc2007", root=tmp_path)
     with pytest.raises(ValueError, match="split"):
         real.load("voc2007", split="val", root=tmp_path)
     with pytest.raises(SystemExit):
         real.main(["pennfudan", "--hash", "no-equals-sign"])
+
+
+def test_an_archive_without_the_dataset_is_not_ready(server, tmp_path):
+    """A zip holding only a readme (or photos without their masks) is refused, not "ready"."""
+    served, url = server
+    root = tmp_path / "data"
+    for files, problem in (
+        ({"PennFudanPed/readme.txt": b"nothing else"}, "no photos"),
+        (
+            {"PennFudanPed/PNGImages/FudanPed00001.png": png(np.zeros((3, 4, 3)))},
+            "1 of 1 photos lack",
+        ),
+    ):
+        write_zip(served / "PennFudanPed.zip", files)
+        with pytest.raises(
+            real.DatasetError, match=f"does not hold the pennfudan dataset \\({problem}"
+        ):
+            real.download("pennfudan", root, mirror=url, retries=0, progressbar=False,
+                          trust_unverified=True)  # fmt: skip
+        assert not real.is_available("pennfudan", root) and not (root / "pennfudan").exists()
+        assert not (root / "pennfudan.partial").exists()
+        for leftover in (root / "downloads").iterdir():  # as a user would, after the message
+            leftover.unlink()
+
+
+def test_missing_message_gives_a_command_that_works_without_the_repository(tmp_path):
+    message = real.missing_message("pennfudan", tmp_path)
+    assert "`python -m visioncourse.data.real pennfudan --trust-unverified`" in message
+    assert "make data" not in message
+    assert real.download_command("voc2007") == "python -m visioncourse.data.real voc2007"
+
+
+def test_make_data_with_an_unknown_name_lists_the_datasets():
+    done = subprocess.run([sys.executable, "-m", "visioncourse.data.real", "coco"],
+                          capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "invalid choice: 'coco'" in done.stderr and "pennfudan" in done.stderr

@@ -137,7 +137,7 @@ def test_fit_passes_a_tuple_of_model_arguments():
     assert history.images == 32 * 150
 
 
-def test_fit_with_bfloat16_autocast():
+def _linear_fit(amp):
     torch.manual_seed(0)
     x = torch.randn(64, 3)
     y = x @ torch.tensor([1.0, -2.0, 0.5])
@@ -148,9 +148,48 @@ def test_fit_with_bfloat16_autocast():
         seen.append(out.dtype)
         return ((out[:, 0].float() - t) ** 2).mean()
 
-    history = fit(model, lambda step: (x, y), loss, 150, lr=0.1, progress=False, amp=True)
-    assert seen[0] == torch.bfloat16 and model.weight.dtype == torch.float32
+    history = fit(model, lambda step: (x, y), loss, 150, lr=0.1, progress=False, amp=amp)
+    assert model.weight.dtype == torch.float32
     assert history.losses[-1] < 0.05 * history.losses[0]
+    return seen[0]
+
+
+@pytest.mark.parametrize(
+    "capability, dtype",
+    [
+        ((7, 5), torch.float16),
+        ((7, 0), torch.float16),
+        ((8, 0), torch.bfloat16),
+        ((9, 0), torch.bfloat16),
+    ],
+)
+def test_autocast_dtype_follows_the_gpu(monkeypatch, capability, dtype):
+    from visioncourse.runtime import autocast_dtype
+
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    assert autocast_dtype(torch.device("cuda")) == dtype
+    assert autocast_dtype("cpu") is None
+
+
+def test_fit_amp_is_float32_on_the_cpu():
+    assert _linear_fit(amp=True) == torch.float32
+
+
+def test_fit_float16_uses_a_gradient_scaler(monkeypatch):
+    """The T4 path: float16 autocast with loss scaling (run on the CPU, whose autocast and
+    GradScaler take float16 too)."""
+    import visioncourse.train as train
+
+    scaled = []
+    real_scaler = torch.amp.GradScaler
+
+    def spy(device, enabled=True):
+        scaled.append(enabled)
+        return real_scaler(device, enabled=enabled)
+
+    monkeypatch.setattr(train, "autocast_dtype", lambda device: torch.float16)
+    monkeypatch.setattr(torch.amp, "GradScaler", spy)
+    assert _linear_fit(amp=True) == torch.float16 and scaled == [True]
 
 
 def test_pretrained_weights_only_when_cached_or_allowed(tmp_path, monkeypatch):

@@ -29,7 +29,33 @@ COURSE = ROOT / "course"
 STUDENT = COURSE / "student"
 AUTOGRADERS = ROOT / "build" / "autograder"
 README = ROOT / "README.md"
-REPO_LINE = re.compile(r'^COURSE_REPO = "[^"]*"$', re.M)
+# Every master's first code cell, from "# Setup:" to the "grader = " line, is written from
+# this template by `make student`, so the Colab bootstrap is the same in every chapter.
+SETUP_BLOCK = re.compile(r"^# Setup:.*?^grader = [^\n]*$", re.M | re.S)
+SETUP_CELL = """\
+# Setup: works locally (after `make lab`) and on Colab, where its first run fetches and
+# installs the course. Safe to run again, and after Colab's "Restart session".
+import importlib.util
+import os
+import subprocess
+import sys
+
+COURSE_REPO = "{repo}"
+CHAPTER = "{chapter}"
+if "google.colab" in sys.modules:
+    home = "/content/course"
+    if not os.path.isdir(f"{{home}}/.git"):
+        subprocess.run(["rm", "-rf", home], check=True)  # what an interrupted clone left
+        subprocess.run(["git", "clone", "-q", "--depth", "1", COURSE_REPO, home], check=True)
+    if importlib.util.find_spec("visioncourse") is None:  # not installed by an earlier run
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", home], check=True)
+        importlib.invalidate_caches()
+    os.chdir(f"{{home}}/course/student/{{CHAPTER}}")
+
+from visioncourse.exercises import Grader
+from visioncourse.runtime import setup, sizes
+
+grader = Grader(CHAPTER, repo=COURSE_REPO)  # runs the public tests in ./tests"""
 
 
 def masters() -> list[Path]:
@@ -49,11 +75,15 @@ def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
 
 
 def sync_repo_url() -> None:
-    """Write pyproject's repository URL into every master's setup cell and the README badges."""
+    """Write every master's setup cell (with pyproject's repository URL) and the README badges."""
     url = repo_url()
     for master in masters():
         text = master.read_text()
-        new = REPO_LINE.sub(f'COURSE_REPO = "{url}"', text)
+        cell = SETUP_CELL.format(repo=url, chapter=master.stem)
+        if SETUP_BLOCK.search(text) is None:
+            raise SystemExit(f"{master}: no setup cell (a '# Setup:' line down to 'grader = ...')")
+        start, end = SETUP_BLOCK.search(text).span()
+        new = text[:start] + cell + text[end:]
         if new != text:
             master.write_text(new)
     if README.exists():
@@ -226,11 +256,36 @@ def grade_notebook(notebook: Path, zip_path: Path, timeout: float) -> tuple[dict
     return scores, text
 
 
+def check_layout(submissions: Path, chapters: list[str]) -> str | None:
+    """Why ``submissions`` is not a folder of student folders holding chapter notebooks (a
+    message that shows the expected layout), or None when it is."""
+    example = (
+        f"{submissions}/<student>/{chapters[0]}.ipynb, e.g. {submissions}/ada/{chapters[0]}.ipynb"
+    )
+    expected = f"expected one folder per student with the chapter notebooks inside: {example}"
+    if not submissions.is_dir():
+        return f"{submissions} is not a folder; {expected}"
+    folders = [p for p in submissions.iterdir() if p.is_dir() and p.name != "feedback"]
+    loose = sorted(p.name for p in submissions.glob("*.ipynb"))
+    if not folders:
+        found = (
+            f"{len(loose)} notebook(s) directly in it ({', '.join(loose[:3])})"
+            if loose
+            else "nothing to grade"
+        )
+        return f"{submissions} has no student folders, only {found}; {expected}"
+    names = {f"{c}.ipynb" for c in chapters}
+    if not any(p.name in names for f in folders for p in f.iterdir()):
+        return f"no student folder in {submissions} holds a chapter notebook ({', '.join(sorted(names)[:2])}, ...); {expected}"
+    return None
+
+
 def grade(submissions: Path, timeout: float = 300.0) -> Path:
     """Grade every student folder in ``submissions``; write gradebook.csv and feedback files."""
-    if not submissions.is_dir():
-        raise SystemExit(f"{submissions} is not a folder of student folders")
     chapters = [m.stem for m in masters()]
+    layout_error = check_layout(submissions, chapters)
+    if layout_error:
+        raise SystemExit(layout_error)
     missing = [c for c in chapters if not (AUTOGRADERS / f"{c}.zip").exists()]
     if missing:
         print(f"building the autograders first ({', '.join(missing)})")

@@ -11,7 +11,13 @@ the student's function if it works, else the library's reference, and says so.
 
 from __future__ import annotations
 
+import ast
+import inspect
+import sys
+import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -46,13 +52,18 @@ def _fail(exercise, message, inputs, expected, got, hint) -> None:
     )
 
 
+def _not_done(exercise, got, inputs, expected, hint) -> None:
+    """An unfinished exercise returns None (or the ``...`` placeholder): say so plainly."""
+    if got is None or got is Ellipsis:
+        _fail(exercise, "returned nothing: the exercise is not done yet", inputs, expected, got,
+              "replace the `...` with your code and `return` the result")  # fmt: skip
+
+
 def expect_close(exercise: str, got: Any, expected: Any, *, inputs: str | None = None,
                  hint: str | None = None, atol: float = 1e-5, rtol: float = 1e-5) -> None:  # fmt: skip
     """Check that ``got`` is a tensor (or number) equal to ``expected`` within tolerance."""
     expected_t = torch.as_tensor(expected)
-    if got is None or got is Ellipsis:
-        _fail(exercise, "returned nothing: the exercise is not done yet", inputs, expected, got,
-              hint or "replace the `...` with your code and `return` the result")  # fmt: skip
+    _not_done(exercise, got, inputs, expected, hint)
     if isinstance(got, (int, float)) and not isinstance(got, bool):
         got_t = torch.tensor(float(got))
     elif isinstance(got, torch.Tensor):
@@ -73,32 +84,58 @@ def expect_equal(exercise: str, got: Any, expected: Any, *, inputs: str | None =
                  hint: str | None = None) -> None:  # fmt: skip
     """Check exact equality (tensors element-wise, with matching shape)."""
     if isinstance(expected, torch.Tensor):
+        _not_done(exercise, got, inputs, expected, hint)
         if not isinstance(got, torch.Tensor):
-            _fail(exercise, "should return a tensor", inputs, expected, got, hint)
+            _fail(exercise, f"should return a tensor, not a {type(got).__name__}", inputs,
+                  expected, got, hint)  # fmt: skip
         if got.shape != expected.shape or not torch.equal(got.cpu(), expected.cpu()):
             _fail(exercise, "wrong value", inputs, expected, got, hint)
-    elif got != expected:
-        _fail(exercise, "wrong value", inputs, expected, got, hint)
+    else:
+        _not_done(exercise, got, inputs, expected, hint)
+        if got != expected:
+            _fail(exercise, "wrong value", inputs, expected, got, hint)
 
 
-def use_or_reference(exercise: str, student_fn: Callable | None, reference_fn: Callable,
-                     *probe_args: Any, atol: float = 1e-4) -> Callable:  # fmt: skip
-    """Return ``student_fn`` if it agrees with ``reference_fn`` on ``probe_args``; otherwise
-    print why and return ``reference_fn`` so the rest of the notebook can run."""
+def _caller_globals(depth: int = 2) -> dict:
+    """The globals of the notebook (or module) that called into this file."""
+    return sys._getframe(depth).f_globals
+
+
+def use_or_reference(exercise: str, student: str | Callable | None, reference_fn: Callable,
+                     *probe_args: Any, atol: float = 1e-4,
+                     adapt: Callable[[Callable], Callable] | None = None) -> Callable:  # fmt: skip
+    """Return the student's function if it agrees with ``reference_fn`` on ``probe_args``;
+    otherwise print why and return ``reference_fn`` so the rest of the notebook can run.
+
+    ``student`` is best given by *name* (``"masks_to_boxes"``): it is looked up in the
+    notebook's globals, so a cell that was skipped gives the friendly fallback instead of a
+    ``NameError``. ``adapt`` turns either function into one that returns a tensor to compare
+    (a loss that returns a tuple, say); the function returned is never adapted.
+    """
+    if isinstance(student, str):
+        student_fn = _caller_globals().get(student)
+        undefined = f"(`{student}`) is not defined: run its cell above"
+    else:
+        student_fn, undefined = student, "is not defined"
+    adapt = adapt or (lambda fn: fn)
     reason = None
     if not callable(student_fn):
-        reason = "is not defined"
+        reason = undefined
     else:
         try:
-            got = student_fn(*probe_args)
+            got = adapt(student_fn)(*probe_args)
             if got is None or got is Ellipsis:
                 reason = "is not done yet"
             else:
-                got, want = torch.as_tensor(got), torch.as_tensor(reference_fn(*probe_args))
-                same = got.shape == want.shape and torch.allclose(got.double().cpu(), want.double().cpu(), atol=atol,
-                                      equal_nan=True)  # fmt: skip
+                want = torch.as_tensor(adapt(reference_fn)(*probe_args))
+                got = torch.as_tensor(got)
+                same = got.shape == want.shape and torch.allclose(
+                    got.double().cpu(), want.double().cpu(), atol=atol, equal_nan=True
+                )
                 if not same:
                     reason = "does not pass its check yet"
+        except NameError as err:  # it calls another exercise whose cell has not run
+            reason = f"needs something that is not defined yet ({err})"
         except Exception as err:  # a half-written exercise may raise anything
             reason = f"raised {type(err).__name__}: {err}"
     if reason is None:
@@ -111,6 +148,7 @@ def expect_same_regions(exercise: str, got: Any, expected: Tensor, *, inputs: st
                         hint: str | None = None) -> None:  # fmt: skip
     """Check that label map ``got`` splits the foreground (label > 0) into the same regions as
     ``expected``, whatever ids it gives them (0 must stay the background)."""
+    _not_done(exercise, got, inputs, expected, hint)
     if not isinstance(got, torch.Tensor):
         _fail(exercise, "should return a tensor", inputs, expected, got, hint)
     if got.shape != expected.shape:
@@ -123,3 +161,126 @@ def expect_same_regions(exercise: str, got: Any, expected: Tensor, *, inputs: st
     pairs = len(torch.unique(torch.stack((a, b)), dim=1).T) if fg.any() else 0
     if not pairs == len(torch.unique(a)) == len(torch.unique(b)):
         _fail(exercise, "wrong regions: some are merged or split", inputs, expected, got, hint)
+
+
+# ----------------------------------------------------------------------------- grader.check
+
+
+@dataclass
+class CheckResult:
+    """What ``grader.check`` found for one exercise; shown as a short text in the notebook."""
+
+    name: str
+    passed: bool
+    message: str
+
+    def __repr__(self) -> str:
+        return self.message
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+
+def _test_functions(path: Path) -> list[tuple[Callable, bool]]:
+    """The test functions of one otter-format test file, each with its ``hidden`` flag.
+
+    The file's ``from otter.test_files import test_case`` is replaced by a stand-in that only
+    records the functions, so checking needs no otter install.
+    """
+    tree = ast.parse(path.read_text(), filename=str(path))
+    tree.body = [
+        node for node in tree.body
+        if not (isinstance(node, ast.ImportFrom) and (node.module or "").startswith("otter"))
+    ]  # fmt: skip
+    found: list[tuple[Callable, bool]] = []
+
+    def test_case(points=None, hidden=False, **_):
+        def record(fn):
+            found.append((fn, bool(hidden)))
+            return fn
+
+        return record
+
+    exec(compile(tree, str(path), "exec"), {"test_case": test_case, "__name__": path.stem})
+    return found
+
+
+def _where_it_failed(err: BaseException) -> str:
+    """The last line of the student's own code in a traceback (a notebook cell), if any."""
+    frames = [f for f in traceback.extract_tb(err.__traceback__) if "ipykernel" in f.filename
+              or f.filename.startswith("<")]  # fmt: skip
+    return f" in `{frames[-1].line}`" if frames and frames[-1].line else ""
+
+
+class Grader:
+    """``grader.check("ex0_1")``: run one exercise's public tests and say what is wrong.
+
+    A light stand-in for otter's ``Notebook.check`` that reads the same test files
+    (``tests/<name>.py`` beside the notebook), so students need no grading install. It looks
+    for the tests beside the notebook, then in the course checkout this package came from,
+    then where the Colab setup cell puts the course; if none has them it says where they are
+    and the notebook goes on. The instructor's grading does not use this class.
+    """
+
+    def __init__(self, chapter: str, tests_dir: str | Path | None = None,
+                 repo: str | None = None) -> None:  # fmt: skip
+        self.chapter, self.repo = chapter, repo
+        self._tests_dir = Path(tests_dir) if tests_dir is not None else None
+
+    def tests_dir(self) -> Path | None:
+        """The first folder that holds this chapter's public tests (looked up on every check,
+        so a notebook that changes directory still finds them)."""
+        if self._tests_dir is not None:
+            return self._tests_dir
+        checkout = Path(__file__).resolve().parents[2]  # lib/visioncourse -> the repository
+        for folder in (Path.cwd() / "tests",
+                       checkout / "course" / "student" / self.chapter / "tests",
+                       Path("/content/course/course/student") / self.chapter / "tests"):  # fmt: skip
+            if folder.is_dir():
+                return folder
+        return None
+
+    def check(self, name: str) -> CheckResult:
+        """Run the public tests of exercise ``name`` against the notebook's functions."""
+        return self._check(name, _caller_globals())
+
+    def check_all(self) -> list[CheckResult]:
+        """``check`` every exercise whose tests are found."""
+        notebook, folder = _caller_globals(), self.tests_dir()
+        names = sorted(p.stem for p in folder.glob("*.py")) if folder is not None else []
+        return [self._check(name, notebook) for name in names]
+
+    def _check(self, name: str, notebook: dict) -> CheckResult:
+        folder = self.tests_dir()
+        path = folder / f"{name}.py" if folder is not None else None
+        if path is None or not path.is_file():
+            where = f"course/student/{self.chapter}/tests/"
+            source = f" of {self.repo}" if self.repo else " of the course repository"
+            return CheckResult(name, False, (
+                f"{name}: no public tests found, so this exercise cannot be checked here. They are "
+                f"in {where}{source}: put that folder next to this notebook (or open the notebook "
+                "from the course folder; on Colab, run the setup cell). The rest of the "
+                "notebook runs without them."))  # fmt: skip
+        try:
+            tests = [fn for fn, hidden in _test_functions(path) if not hidden]
+        except Exception as err:  # a damaged test file must not stop the notebook
+            return CheckResult(name, False, f"{name}: could not read {path} ({err!r})")
+        for test in tests:
+            params = list(inspect.signature(test).parameters)
+            missing = [p for p in params if p not in notebook]
+            if missing:
+                return CheckResult(name, False, (
+                    f"{name}: `{missing[0]}` is not defined yet: run the cell that defines it "
+                    "(just above), then check again."))  # fmt: skip
+            try:
+                test(*(notebook[p] for p in params))
+            except AssertionError as err:
+                return CheckResult(name, False, f"❌ {err}")
+            except Exception as err:  # the student's code raised: say what and where
+                return CheckResult(name, False, (
+                    f"❌ {name}: your code raised {type(err).__name__}: {err}"
+                    f"{_where_it_failed(err)}"))  # fmt: skip
+        count = f"{len(tests)} public test{'s' * (len(tests) != 1)}"
+        return CheckResult(name, True, (
+            f"✅ {name}: {count} passed. Hidden tests may check more cases when you are "
+            "graded."))  # fmt: skip

@@ -63,6 +63,21 @@ def sizes(fast: dict, full: dict, mode: str | None = None) -> SimpleNamespace:
     return SimpleNamespace(**chosen)
 
 
+def autocast_dtype(device: torch.device | str) -> torch.dtype | None:
+    """The mixed-precision type for training on ``device``, or None for full float32.
+
+    bfloat16 on CUDA GPUs of compute capability 8.0 and up (A100, H100, RTX 30xx...): it
+    needs no loss scaling. float16 below that (the T4 of free Colab, V100), which has no
+    native bfloat16 and needs a gradient scaler. None on the CPU and elsewhere: autocast
+    there is slower than float32 for these small networks.
+    """
+    device = torch.device(device)
+    if device.type != "cuda":
+        return None
+    major, _ = torch.cuda.get_device_capability(device)
+    return torch.bfloat16 if major >= 8 else torch.float16
+
+
 def seed_everything(seed: int) -> torch.Generator:
     """Seed Python, NumPy and torch (all devices); return a CPU generator with that seed."""
     random.seed(seed)

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
+from visioncourse.runtime import autocast_dtype
+
 
 @dataclass
 class History:
@@ -42,8 +44,9 @@ def fit(model: torch.nn.Module, batches: Callable[[int], tuple], loss_fn: Callab
             device, or a tuple of arguments for the model whose first one is the batch (a
             detector's ``(images, targets)``, say).
         loss_fn: ``(model(inputs), *targets) -> scalar loss``.
-        amp: run the forward pass and the loss in bfloat16 autocast (mixed precision: about
-            twice the speed on a recent GPU; no loss scaling needed with bfloat16).
+        amp: mixed precision on a GPU, in the type ``runtime.autocast_dtype`` picks for it:
+            bfloat16 from compute capability 8.0, float16 with a gradient scaler below (a T4);
+            ignored on the CPU. Weights stay float32.
     Returns:
         History: per-step loss, seconds and images seen.
     """
@@ -54,26 +57,32 @@ def fit(model: torch.nn.Module, batches: Callable[[int], tuple], loss_fn: Callab
         optimizer, max_lr=lr, total_steps=steps, pct_start=0.15
     )
     history = History()
-    device_type = next(model.parameters()).device.type
+    device = next(model.parameters()).device
+    dtype = autocast_dtype(device) if amp else None
+    # float16 gradients underflow without loss scaling; bfloat16 has float32's range.
+    scaler = torch.amp.GradScaler(device.type, enabled=dtype is torch.float16)
     model.train()
     start = time.perf_counter()
-    bar = tqdm(range(steps), desc=desc, disable=not progress, leave=False)
+    # leave=True: a closed notebook bar would leave an empty output area behind; the finished
+    # bar shows the steps, the time and the last loss instead.
+    bar = tqdm(range(steps), desc=desc, disable=not progress, leave=True)
     for step in bar:
         inputs, *targets = batches(step)
         args = inputs if isinstance(inputs, tuple) else (inputs,)
-        with torch.autocast(device_type, dtype=torch.bfloat16, enabled=amp):
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
             loss = loss_fn(model(*args), *targets)
         if not torch.isfinite(loss):
             raise FloatingPointError(
                 f"{desc}: the loss became {loss.item()} at step {step}; lower lr"
             )
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
         schedule.step()
         history.losses.append(loss.item())
         history.images += len(args[0])
-        if step % 20 == 0:
+        if step % 20 == 0 or step == steps - 1:
             bar.set_postfix(loss=f"{history.smoothed()[-1]:.3f}")
     history.seconds = time.perf_counter() - start
     model.eval()

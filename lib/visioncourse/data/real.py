@@ -136,10 +136,57 @@ def is_available(name: str, root: str | os.PathLike | None = None) -> bool:
     return _stamp(name, data_root(root)).exists()
 
 
+def download_command(name: str) -> str:
+    """The shell command that downloads ``name``; it works from any install (pip, Colab, a
+    checkout), unlike ``make data``, which needs the repository."""
+    unverified = any(r.known_hash is None for r in _dataset(name).files)
+    return f"python -m visioncourse.data.real {name}" + (" --trust-unverified" * unverified)
+
+
 def missing_message(name: str, root: str | os.PathLike | None = None) -> str:
     """What to do when a dataset is absent, in one line."""
-    return (f"{name} is not downloaded; get it with `make data NAME={name}` (needs internet, "
-            f"goes to {data_root(root)}); {OFFLINE_NOTE}.")  # fmt: skip
+    return (f"{name} is not downloaded; get it with `{download_command(name)}` (needs internet, "
+            f"goes to {data_root(root)}; on Colab or in a notebook, prefix it with !); "
+            f"{OFFLINE_NOTE}.")  # fmt: skip
+
+
+def _pairs(images: list[Path], partner) -> str | None:
+    """None if there are images and each has its annotation file ``partner(image)``."""
+    if not images:
+        return "no photos"
+    lost = [p for p in images if not partner(p).is_file()]
+    return f"{len(lost)} of {len(images)} photos lack their annotation (e.g. {partner(lost[0]).name})" if lost else None  # fmt: skip
+
+
+def _listed(folder: Path, listing: Path, photo, annotation) -> str | None:
+    """None if ``listing`` exists, names photos, and every one has its photo and annotation."""
+    if not listing.is_file():
+        return f"no {listing.relative_to(folder)}"
+    names = [line.split()[0] for line in listing.read_text().splitlines()
+             if line.strip() and not line.startswith("#")]  # fmt: skip
+    if not names:
+        return f"{listing.relative_to(folder)} lists no photos"
+    lost = [n for n in names if not (photo(n).is_file() and annotation(n).is_file())]
+    return f"{len(lost)} of {len(names)} photos listed in {listing.name} are missing (e.g. {lost[0]})" if lost else None  # fmt: skip
+
+
+def layout_problem(name: str, folder: Path) -> str | None:
+    """What is wrong with an extracted dataset (files missing, photos without their
+    annotations, nothing at all), or None when it has what ``load`` reads."""
+    if name == "pennfudan":
+        base = folder / "PennFudanPed"
+        return _pairs(sorted((base / "PNGImages").glob("*.png")),
+                      lambda p: base / "PedMasks" / f"{p.stem}_mask.png")  # fmt: skip
+    if name == "oxford_pets":
+        notes = folder / "annotations"
+        photo = lambda n: folder / "images" / f"{n}.jpg"  # noqa: E731
+        trimap = lambda n: notes / "trimaps" / f"{n}.png"  # noqa: E731
+        return _listed(folder, notes / "trainval.txt", photo, trimap) or _listed(
+            folder, notes / "test.txt", photo, trimap)  # fmt: skip
+    base = folder / "VOCdevkit" / "VOC2007"
+    photo = lambda n: base / "JPEGImages" / f"{n}.jpg"  # noqa: E731
+    boxes = lambda n: base / "Annotations" / f"{n}.xml"  # noqa: E731
+    return _listed(folder, base / "ImageSets" / "Main" / "trainval.txt", photo, boxes)
 
 
 # --- safe extraction ------------------------------------------------------------------------
@@ -238,7 +285,7 @@ def download(name: str, root: str | os.PathLike | None = None, mirror: str | Non
             raise DatasetError(
                 f"{remote.filename} has no published checksum ({remote.source}); pass "
                 f"--hash {remote.filename}=sha256:<hex> if you know it, or --trust-unverified to "
-                f"accept the first download and pin its sha256"
+                f"accept the first download and pin its sha256: `{download_command(name)}`"
             )
         url = mirror.rstrip("/") + "/" + remote.filename if mirror else remote.url
         fetcher = pooch.create(path=downloads, base_url="", registry={remote.filename: known},
@@ -265,6 +312,12 @@ def download(name: str, root: str | os.PathLike | None = None, mirror: str | Non
     shutil.rmtree(partial, ignore_errors=True)  # left over by an interrupted run
     for remote in dataset.files:
         extract(downloads / remote.filename, partial)
+    problem = layout_problem(name, partial)
+    if problem is not None:  # a wrong or truncated archive: keep nothing, say which
+        shutil.rmtree(partial, ignore_errors=True)
+        files = ", ".join(str(downloads / r.filename) for r in dataset.files)
+        raise DatasetError(f"the archive does not hold the {name} dataset ({problem}); delete "
+                           f"{files} and download again")  # fmt: skip
     shutil.rmtree(folder, ignore_errors=True)
     partial.rename(folder)
     _stamp(name, root).touch()
