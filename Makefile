@@ -10,7 +10,7 @@ MASTERS := $(wildcard course/[0-9][0-9]_*.py)
 SUBMISSIONS ?= submissions
 TIMEOUT ?= 300
 
-.PHONY: install lab test lint unit notebooks student check-student grade bench data clean
+.PHONY: install lab test lint unit notebooks browser site student check-student grade bench data clean
 
 install: $(STAMP)
 
@@ -37,13 +37,26 @@ lint: install
 unit: install
 	$(BIN)/pytest -m "not notebook" -q
 
-# Masters (solution versions) and student versions executed top to bottom in fast mode, then
-# grading a folder of perfect, partial, crashing, looping and non-notebook submissions.
-notebooks: install
-	rm -rf build/masters && mkdir -p build/masters
-	for m in $(MASTERS); do $(BIN)/jupytext --to ipynb -q -o build/masters/$$(basename $$m .py).ipynb $$m; done
-	COURSE_MODE=fast $(BIN)/pytest -q --nbval-lax --nbval-current-env -p no:cacheprovider build/masters course/student
+# Masters (solution versions) executed top to bottom in fast mode into build/executed (the
+# site's pages), student versions run with every exercise unfinished, then the slow tests:
+# grading a folder of perfect, partial, crashing, looping and non-notebook submissions, the
+# website built from the executed masters, and chapter 00 in a real browser.
+notebooks: install browser
+	COURSE_MODE=fast $(PY) tools/site.py execute
+	COURSE_MODE=fast $(BIN)/pytest -q --nbval-lax --nbval-current-env -p no:cacheprovider course/student
 	$(BIN)/pytest -m notebook -q
+
+# The browser test needs Chromium: Debian's package where apt-get works (as root), else the
+# test skips and says why. Playwright drives it and downloads no browser of its own.
+browser:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+	  { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	    else echo "no chromium and no way to install it here: the browser test will be skipped"; fi; }
+
+# The course website (build/site/html/index.html): the executed solution notebooks, offline.
+site: install
+	COURSE_MODE=fast $(PY) tools/site.py build
 
 student: install
 	$(PY) tools/course.py student

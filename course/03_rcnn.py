@@ -152,7 +152,7 @@ plt.show()
 
 # %%
 with timer() as t_props:
-    test_proposals = [selective_search(im, scales=PROPOSAL_SCALES) for im in tqdm(test.images, desc="proposals", leave=False)]
+    test_proposals = [selective_search(im, scales=PROPOSAL_SCALES) for im in tqdm(test.images, desc="proposals")]
 seconds_per_image = t_props.seconds / len(test.images)
 g = torch.Generator().manual_seed(0)
 windows = torch.cat([detection.window_boxes(64, 64, w, 4) for w in (16, 24, 32)])
@@ -552,7 +552,7 @@ def region_set(batch, proposals_per_image, with_truth):
 
 
 with timer() as t_train_props:
-    train_proposals = [selective_search(im, scales=PROPOSAL_SCALES) for im in tqdm(train.images, desc="proposals", leave=False)]
+    train_proposals = [selective_search(im, scales=PROPOSAL_SCALES) for im in tqdm(train.images, desc="proposals")]
 regions = region_set(train, train_proposals, with_truth=True)
 test_regions = region_set(test, test_proposals, with_truth=False)
 positives = regions["labels"] > 0

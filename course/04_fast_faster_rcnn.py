@@ -120,9 +120,9 @@ train_targets = [{"boxes": t["boxes"], "labels": t["labels"]} for t in train.tar
 test_targets = [{"boxes": t["boxes"], "labels": t["labels"]} for t in test.targets()]
 
 with timer() as t_ss:
-    test_proposals = [selective_search(im, scales=PROPOSAL_SCALES) for im in tqdm(test.images, desc="proposals (test)", leave=False)]
+    test_proposals = [selective_search(im, scales=PROPOSAL_SCALES) for im in tqdm(test.images, desc="proposals (test)")]
 SS_SECONDS = t_ss.seconds / len(test.images)
-train_proposals = [selective_search(im, scales=PROPOSAL_SCALES) for im in tqdm(train.images, desc="proposals (train)", leave=False)]
+train_proposals = [selective_search(im, scales=PROPOSAL_SCALES) for im in tqdm(train.images, desc="proposals (train)")]
 
 covered = [float(vboxes.box_area(p).sum()) / IMAGE**2 for p in test_proposals]
 print(f"{sum(map(len, test_proposals)) / len(test_proposals):.0f} proposals per image, "

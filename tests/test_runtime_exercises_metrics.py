@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -221,3 +223,17 @@ def test_expect_same_regions_ignores_ids_but_not_merges_or_splits():
                            (expected[0], "wrong shape"), ([1, 2], "tensor")):  # fmt: skip
         with pytest.raises(AssertionError, match=message):
             expect_same_regions("Ex", wrong, expected)
+
+
+def test_progress_bars_are_left_in_place(monkeypatch):
+    """A notebook bar closed with leave=False leaves an empty output area: fit keeps its bar."""
+    import visioncourse.train as train
+
+    kwargs = []
+    real_tqdm = train.tqdm
+    monkeypatch.setattr(train, "tqdm", lambda *a, **k: kwargs.append(k) or real_tqdm(*a, **k))
+    fit(torch.nn.Linear(2, 1), lambda step: (torch.ones(4, 2), torch.ones(4, 1)),
+        torch.nn.functional.mse_loss, 2, progress=False)  # fmt: skip
+    assert kwargs and kwargs[0]["leave"] is True
+    masters = Path(__file__).resolve().parent.parent.glob("course/[0-9][0-9]_*.py")
+    assert not [m.name for m in masters if "leave=False" in m.read_text()]
