@@ -54,9 +54,10 @@ COURSE_REPO = "https://github.com/vision-beyond-classification/course"
 CHAPTER = "05_one_stage"
 if "google.colab" in sys.modules:
     home = "/content/course"
-    if not os.path.isdir(f"{home}/.git"):
-        subprocess.run(["rm", "-rf", home], check=True)  # what an interrupted clone left
-        subprocess.run(["git", "clone", "-q", "--depth", "1", COURSE_REPO, home], check=True)
+    if not os.path.isdir(f"{home}/course/student/{CHAPTER}"):  # cloned whole, or not at all:
+        subprocess.run(["rm", "-rf", home, f"{home}.partial"], check=True)
+        subprocess.run(["git", "clone", "-q", "--depth", "1", COURSE_REPO, f"{home}.partial"], check=True)
+        os.rename(f"{home}.partial", home)  # an interrupted clone never looks finished
     if importlib.util.find_spec("visioncourse") is None:  # not installed by an earlier run
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", home], check=True)
         importlib.invalidate_caches()
@@ -83,6 +84,7 @@ from visioncourse import detection, onestage
 from visioncourse.data import ShapesConfig, generate
 from visioncourse.exercises import use_or_reference
 from visioncourse.metrics import coco_map, mean_average_precision
+from visioncourse.runtime import autocast_dtype
 from visioncourse.train import fit, timer
 from visioncourse.viz import draw_boxes, to_numpy_image
 
@@ -459,9 +461,11 @@ def total_loss(pred, target):
 
 torch.manual_seed(0)
 yolo = YOLO(S.width, NUM_CLASSES).to(rt.device)
-history = fit(yolo, scene_batch, total_loss, S.steps, lr=3e-3, desc="YOLO", amp=rt.device.type == "cuda")
+history = fit(yolo, scene_batch, total_loss, S.steps, lr=3e-3, desc="YOLO", amp=True)
+precision = autocast_dtype(rt.device)  # bfloat16 or float16 on a GPU, None (float32) on the CPU
 print(f"trained in {history.seconds:.1f} s: {history.images_per_second:.0f} training images per second "
-      f"({S.steps} steps of {S.batch}{', fresh scenes on the GPU, bfloat16' if S.fresh else ' from a pool'})")
+      f"({S.steps} steps of {S.batch}{', fresh scenes on the GPU' if S.fresh else ' from a pool'}, "
+      f"{str(precision or torch.float32).removeprefix('torch.')})")
 
 # %% [markdown]
 # ## 3. From the grid to detections
@@ -963,7 +967,7 @@ for kind in ("ce", "focal"):
     torch.manual_seed(0)
     model = DenseDetector(S.width, NUM_CLASSES).to(rt.device)
     h = fit(model, dense_batch, dense_loss(kind), S.dense_steps, lr=3e-3, desc=f"dense, {kind}",
-            amp=rt.device.type == "cuda")
+            amp=True)
     dets = detect_dense(model, dense_test.images)
     dense_results[kind] = (mean_average_precision(dets, dense_test_targets)["map"].item(),
                            coco_map(dets, dense_test_targets)["map"].item(), h.seconds)

@@ -52,9 +52,10 @@ COURSE_REPO = "https://github.com/vision-beyond-classification/course"
 CHAPTER = "07_instance_segmentation"
 if "google.colab" in sys.modules:
     home = "/content/course"
-    if not os.path.isdir(f"{home}/.git"):
-        subprocess.run(["rm", "-rf", home], check=True)  # what an interrupted clone left
-        subprocess.run(["git", "clone", "-q", "--depth", "1", COURSE_REPO, home], check=True)
+    if not os.path.isdir(f"{home}/course/student/{CHAPTER}"):  # cloned whole, or not at all:
+        subprocess.run(["rm", "-rf", home, f"{home}.partial"], check=True)
+        subprocess.run(["git", "clone", "-q", "--depth", "1", COURSE_REPO, f"{home}.partial"], check=True)
+        os.rename(f"{home}.partial", home)  # an interrupted clone never looks finished
     if importlib.util.find_spec("visioncourse") is None:  # not installed by an earlier run
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", home], check=True)
         importlib.invalidate_caches()

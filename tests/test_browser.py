@@ -100,8 +100,10 @@ def test_a_student_runs_chapter_00_in_a_real_browser(lab):
         figure.wait_for(timeout=30_000)
         before = figure.get_attribute("src")
         seed = interact.locator(".widget-slider").filter(has_text="seed")
-        label = seed.locator(".widget-label").first.inner_text()
-        assert label == "seed"  # the whole name, not "se..."
+        for name in ("max_objects", "max_overlap", "num_shapes"):  # whole names, not "max_obje..."
+            label = interact.locator(".widget-label", has_text=name).first
+            width = label.evaluate("e => [e.scrollWidth, e.clientWidth]")
+            assert width[0] <= width[1], f"the label {name!r} is cut off ({width})"
         seed.locator(".noUi-handle").first.focus()
         page.keyboard.press("ArrowRight")
         deadline = time.time() + 30

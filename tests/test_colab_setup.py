@@ -83,8 +83,8 @@ def test_first_run_second_run_and_restart(colab):
     content, cell = colab
     chapter = str(content / "course" / "course" / "student" / CHAPTER)
     first = kernel(content, cell, fresh=True, runs=2)  # run the cell, then run it again
-    assert first["calls"] == [["rm", "-rf", str(content / "course")],
-                              ["git", "clone", "-q"], ["pip", "install"]]  # fmt: skip
+    course = str(content / "course")
+    assert first["calls"] == [["rm", "-rf", course], ["git", "clone", "-q"], ["pip", "install"]]
     for run in first["runs"]:
         assert run["cwd"] == chapter
         assert "`class_pixel_fractions` is not defined yet" in run["check"]  # tests were found
@@ -92,11 +92,15 @@ def test_first_run_second_run_and_restart(colab):
     assert restarted["calls"] == [] and restarted["runs"][0]["cwd"] == chapter
 
 
-def test_an_interrupted_clone_is_cloned_again(colab):
+@pytest.mark.parametrize("left_behind", ["course/half-written", "course.partial/.git/HEAD",
+                                         "course/.git/HEAD"])  # fmt: skip
+def test_an_interrupted_clone_is_cloned_again(colab, left_behind):
+    """Whatever a clone killed half-way left (even a .git folder), the next run starts over."""
     content, cell = colab
-    (content / "course").mkdir()
-    (content / "course" / "half-written").write_text("")
+    (content / left_behind).parent.mkdir(parents=True)
+    (content / left_behind).write_text("")
     out = kernel(content, cell, fresh=False, runs=1)
     assert out["calls"][:2] == [["rm", "-rf", str(content / "course")], ["git", "clone", "-q"]]
-    assert (content / "course" / ".git").is_dir()
+    assert (content / "course" / ".git").is_dir() and not (content / "course.partial").exists()
     assert not (content / "course" / "half-written").exists()
+    assert out["runs"][0]["cwd"] == str(content / "course" / "course" / "student" / CHAPTER)

@@ -102,6 +102,7 @@ def test_grade_refuses_a_folder_without_student_folders(tmp_path, capsys):
     flat = tmp_path / "flat"
     flat.mkdir()
     (flat / "00_shapes_world.ipynb").write_text("{}")
+    (flat / ".ipynb_checkpoints").mkdir()  # Jupyter's, not a student
     message = course_tool.check_layout(flat, chapters)
     assert "only 1 notebook(s) directly in it (00_shapes_world.ipynb)" in message
     assert f"{flat}/ada/00_shapes_world.ipynb" in message

@@ -95,11 +95,16 @@ def test_check_without_tests_says_where_they_are(tmp_path, monkeypatch):
     assert "course/student/99_demo/tests/ of https://example.org/course" in repr(result)
 
 
-def test_check_finds_tests_after_a_chdir(chapter, tmp_path_factory, monkeypatch):
-    grader = Grader("99_demo")
-    folder = grader.tests_dir()
-    monkeypatch.chdir(tmp_path_factory.mktemp("elsewhere"))
-    assert Grader("99_demo", tests_dir=folder).check("ex9_1").message.startswith("ex9_1:")
+def test_check_finds_the_chapter_tests_from_anywhere(tmp_path, monkeypatch):
+    """After a chdir, or in a folder whose tests/ is something else's, the chapter's tests
+    are still found (here: in the course checkout this package is installed from)."""
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_unrelated.py").write_text("")
+    monkeypatch.chdir(tmp_path)
+    nb = notebook("""
+        result = Grader("00_shapes_world").check("ex0_1")
+    """)
+    assert "`class_pixel_fractions` is not defined yet" in repr(nb["result"])
 
 
 def test_check_all_checks_every_exercise(chapter):
@@ -155,3 +160,18 @@ def test_checks_every_committed_public_test_file():
     for path in files:
         found = _test_functions(path)
         assert found and not any(hidden for _, hidden in found), path
+
+
+def test_use_or_reference_says_not_done_before_adapting(capsys):
+    def unfinished(x): ...
+
+    def first(fn):  # like chapter 03's labels_of: would raise on None
+        return lambda x: fn(x)[0]
+
+    def reference_pair(x):
+        return x, "extra"
+
+    chosen = use_or_reference(
+        "Exercise 9.2", unfinished, reference_pair, torch.ones(2), adapt=first
+    )
+    assert chosen is reference_pair and "Exercise 9.2 is not done yet" in capsys.readouterr().out

@@ -285,8 +285,16 @@ def test_an_archive_without_the_dataset_is_not_ready(server, tmp_path):
                           trust_unverified=True)  # fmt: skip
         assert not real.is_available("pennfudan", root) and not (root / "pennfudan").exists()
         assert not (root / "pennfudan.partial").exists()
-        for leftover in (root / "downloads").iterdir():  # as a user would, after the message
-            leftover.unlink()
+        assert not list((root / "downloads").glob("*.sha256"))  # nothing pinned to a wrong file
+        (root / "downloads" / "PennFudanPed.zip").unlink()  # what the message tells the user
+    pennfudan_zip(served / "PennFudanPed.zip")  # the right archive now downloads and loads
+    real.download(
+        "pennfudan", root, mirror=url, retries=0, progressbar=False, trust_unverified=True
+    )
+    assert (
+        real.is_available("pennfudan", root)
+        and len(real.load("pennfudan", "all", 20, root=root)) == 2
+    )
 
 
 def test_missing_message_gives_a_command_that_works_without_the_repository(tmp_path):

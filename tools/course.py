@@ -44,9 +44,10 @@ COURSE_REPO = "{repo}"
 CHAPTER = "{chapter}"
 if "google.colab" in sys.modules:
     home = "/content/course"
-    if not os.path.isdir(f"{{home}}/.git"):
-        subprocess.run(["rm", "-rf", home], check=True)  # what an interrupted clone left
-        subprocess.run(["git", "clone", "-q", "--depth", "1", COURSE_REPO, home], check=True)
+    if not os.path.isdir(f"{{home}}/course/student/{{CHAPTER}}"):  # cloned whole, or not at all:
+        subprocess.run(["rm", "-rf", home, f"{{home}}.partial"], check=True)
+        subprocess.run(["git", "clone", "-q", "--depth", "1", COURSE_REPO, f"{{home}}.partial"], check=True)
+        os.rename(f"{{home}}.partial", home)  # an interrupted clone never looks finished
     if importlib.util.find_spec("visioncourse") is None:  # not installed by an earlier run
         subprocess.run([sys.executable, "-m", "pip", "install", "-q", home], check=True)
         importlib.invalidate_caches()
@@ -256,6 +257,12 @@ def grade_notebook(notebook: Path, zip_path: Path, timeout: float) -> tuple[dict
     return scores, text
 
 
+def student_folders(submissions: Path) -> list[Path]:
+    """The student folders: every folder but feedback/ and hidden ones (.ipynb_checkpoints)."""
+    return sorted(p for p in submissions.iterdir()
+                  if p.is_dir() and p.name != "feedback" and not p.name.startswith("."))  # fmt: skip
+
+
 def check_layout(submissions: Path, chapters: list[str]) -> str | None:
     """Why ``submissions`` is not a folder of student folders holding chapter notebooks (a
     message that shows the expected layout), or None when it is."""
@@ -265,7 +272,7 @@ def check_layout(submissions: Path, chapters: list[str]) -> str | None:
     expected = f"expected one folder per student with the chapter notebooks inside: {example}"
     if not submissions.is_dir():
         return f"{submissions} is not a folder; {expected}"
-    folders = [p for p in submissions.iterdir() if p.is_dir() and p.name != "feedback"]
+    folders = student_folders(submissions)
     loose = sorted(p.name for p in submissions.glob("*.ipynb"))
     if not folders:
         found = (
@@ -297,7 +304,10 @@ def grade(submissions: Path, timeout: float = 300.0) -> Path:
     feedback_dir = submissions / "feedback"
     feedback_dir.mkdir(exist_ok=True)
     rows = []
-    students = sorted(p for p in submissions.iterdir() if p.is_dir() and p.name != "feedback")
+    students = student_folders(submissions)
+    loose = sorted(p.name for p in submissions.glob("*.ipynb"))
+    if loose:
+        print(f"warning: not graded, not in a student folder: {', '.join(loose)}")
     for student in students:
         row, notes = {"student": student.name}, [f"Feedback for {student.name}"]
         for chapter in chapters:

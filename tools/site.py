@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -43,6 +44,13 @@ def execute(master: Path, timeout: int = 900) -> Path:
     import nbclient
 
     EXECUTED.mkdir(parents=True, exist_ok=True)
+    # This Python's kernel (registered in the venv by `make install`), not a user-level
+    # "python3" kernelspec of another environment, which Jupyter would otherwise prefer.
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(
+        p
+        for p in (str(Path(sys.prefix) / "share" / "jupyter"), os.environ.get("JUPYTER_PATH"))
+        if p
+    )
     nb = jupytext.read(master)
     nb.metadata["kernelspec"] = {
         "name": "python3",
@@ -52,18 +60,19 @@ def execute(master: Path, timeout: int = 900) -> Path:
     start = time.perf_counter()
     client = nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3",
                                      resources={"metadata": {"path": str(EXECUTED)}})  # fmt: skip
-    try:
-        client.execute()
-    finally:
-        out = EXECUTED / f"{master.stem}.ipynb"
-        out.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+    out = EXECUTED / f"{master.stem}.ipynb"
+    out.unlink(missing_ok=True)  # a failed run must not leave an older page looking current
+    client.execute()
+    out.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
     print(f"{master.stem}: executed in {time.perf_counter() - start:.0f} s", flush=True)
     return out
 
 
 def is_current(master: Path) -> bool:
+    """An executed copy exists and is newer than its master and every file of the library."""
     executed = EXECUTED / f"{master.stem}.ipynb"
-    return executed.exists() and executed.stat().st_mtime >= master.stat().st_mtime
+    sources = [master, *(ROOT / "lib" / "visioncourse").rglob("*.py")]
+    return executed.exists() and executed.stat().st_mtime >= max(p.stat().st_mtime for p in sources)
 
 
 MARKERS = re.compile(r"^\s*# (BEGIN|END) SOLUTION\s*\n", re.M)

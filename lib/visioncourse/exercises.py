@@ -96,6 +96,10 @@ def expect_equal(exercise: str, got: Any, expected: Any, *, inputs: str | None =
             _fail(exercise, "wrong value", inputs, expected, got, hint)
 
 
+class _NotDone(Exception):
+    """Raised inside ``use_or_reference`` when the student's function returns None."""
+
+
 def _caller_globals(depth: int = 2) -> dict:
     """The globals of the notebook (or module) that called into this file."""
     return sys._getframe(depth).f_globals
@@ -122,8 +126,15 @@ def use_or_reference(exercise: str, student: str | Callable | None, reference_fn
     if not callable(student_fn):
         reason = undefined
     else:
+
+        def watched(*args, **kwargs):  # an unfinished exercise returns None (or `...`)
+            out = student_fn(*args, **kwargs)
+            if out is None or out is Ellipsis:
+                raise _NotDone
+            return out
+
         try:
-            got = adapt(student_fn)(*probe_args)
+            got = adapt(watched)(*probe_args)
             if got is None or got is Ellipsis:
                 reason = "is not done yet"
             else:
@@ -134,6 +145,8 @@ def use_or_reference(exercise: str, student: str | Callable | None, reference_fn
                 )
                 if not same:
                     reason = "does not pass its check yet"
+        except _NotDone:
+            reason = "is not done yet"
         except NameError as err:  # it calls another exercise whose cell has not run
             reason = f"needs something that is not defined yet ({err})"
         except Exception as err:  # a half-written exercise may raise anything
@@ -227,16 +240,17 @@ class Grader:
         self.chapter, self.repo = chapter, repo
         self._tests_dir = Path(tests_dir) if tests_dir is not None else None
 
-    def tests_dir(self) -> Path | None:
-        """The first folder that holds this chapter's public tests (looked up on every check,
-        so a notebook that changes directory still finds them)."""
+    def tests_dir(self, name: str | None = None) -> Path | None:
+        """The first folder that holds this chapter's public tests (of exercise ``name``, if
+        given). Looked up on every check, so a notebook that changed directory still finds
+        them, and a ``tests/`` folder of something else is passed over."""
         if self._tests_dir is not None:
             return self._tests_dir
         checkout = Path(__file__).resolve().parents[2]  # lib/visioncourse -> the repository
         for folder in (Path.cwd() / "tests",
                        checkout / "course" / "student" / self.chapter / "tests",
                        Path("/content/course/course/student") / self.chapter / "tests"):  # fmt: skip
-            if folder.is_dir():
+            if (folder / f"{name}.py").is_file() if name else any(folder.glob("ex*.py")):
                 return folder
         return None
 
@@ -251,7 +265,7 @@ class Grader:
         return [self._check(name, notebook) for name in names]
 
     def _check(self, name: str, notebook: dict) -> CheckResult:
-        folder = self.tests_dir()
+        folder = self.tests_dir(name)
         path = folder / f"{name}.py" if folder is not None else None
         if path is None or not path.is_file():
             where = f"course/student/{self.chapter}/tests/"

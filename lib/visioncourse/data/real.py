@@ -276,6 +276,7 @@ def download(name: str, root: str | os.PathLike | None = None, mirror: str | Non
     downloads = root / "downloads"
     downloads.mkdir(parents=True, exist_ok=True)
     hashes = dict(hashes or {})
+    pins = {}  # sha256 of unverified files, recorded only once the dataset proves complete
     for remote in dataset.files:
         recorded = downloads / f"{remote.filename}.sha256"
         known = hashes.get(remote.filename, remote.known_hash)
@@ -304,10 +305,7 @@ def download(name: str, root: str | os.PathLike | None = None, mirror: str | Non
                 f"again later or from another mirror (--mirror)"
             ) from None
         if known is None:
-            digest = _file_hash(target)
-            recorded.write_text(digest + "\n")
-            print(f"{remote.filename}: no published checksum; accepted this download, sha256 "
-                  f"{digest} (recorded in {recorded})")  # fmt: skip
+            pins[recorded] = _file_hash(target)
     partial = root / f"{name}.partial"
     shutil.rmtree(partial, ignore_errors=True)  # left over by an interrupted run
     for remote in dataset.files:
@@ -318,6 +316,10 @@ def download(name: str, root: str | os.PathLike | None = None, mirror: str | Non
         files = ", ".join(str(downloads / r.filename) for r in dataset.files)
         raise DatasetError(f"the archive does not hold the {name} dataset ({problem}); delete "
                            f"{files} and download again")  # fmt: skip
+    for recorded, digest in pins.items():
+        recorded.write_text(digest + "\n")
+        print(f"{recorded.name[:-7]}: no published checksum; accepted this download, sha256 "
+              f"{digest} (recorded in {recorded})")  # fmt: skip
     shutil.rmtree(folder, ignore_errors=True)
     partial.rename(folder)
     _stamp(name, root).touch()
