@@ -31,3 +31,14 @@ def test_rnn_forward_biases_and_last_state(rnn_forward):
     out = rnn_forward(x, torch.full((1, 1), 0.3), one, -0.8 * one, b_ih, b_hh)
     expect_close('Exercise 8.1 (rnn_forward)', out[1] if isinstance(out, tuple) else out, [[h]], inputs='x = [1, 0, -1], h0 = 0.3, W_ih = 1, W_hh = -0.8, b_ih = 0.25, b_hh = -0.5', hint='both biases are added at every step; the second value returned is the last state')
 
+@test_case(points=None, hidden=False)
+def test_rnn_forward_matches_nn_rnn_shapes(rnn_forward):
+    import torch
+    from torch import nn
+    from visioncourse.exercises import expect_close
+    torch.manual_seed(1)
+    rnn = nn.RNN(2, 3, batch_first=True)
+    x, h0 = (torch.randn(2, 4, 2), torch.randn(2, 3))
+    out = rnn_forward(x, h0, rnn.weight_ih_l0, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0)
+    expect_close('Exercise 8.1 (rnn_forward)', out[0] if isinstance(out, tuple) else out, rnn(x, h0[None])[0].detach(), inputs='nn.RNN(2, 3) weights, x of shape (2, 4, 2)', atol=1e-05, hint='with the batch in rows, W x_t is x_t @ W.T; the result is (N, T, H)')
+

@@ -3,16 +3,27 @@ from otter.test_files import test_case
 OK_FORMAT = False
 
 name = "ex8_2"
-points = 2
+points = 1
 
 @test_case(points=None, hidden=False)
-def test_lstm_cell_gates_by_hand(lstm_cell):
-    import math
+def test_clip_grad_norm_is_global(clip_grad_norm):
     import torch
     from visioncourse.exercises import expect_close
-    bias = torch.tensor([0.0, math.log(3.0), 0.5, -math.log(3.0)])
-    zero_w = torch.zeros(4, 1)
-    out = lstm_cell(torch.zeros(1, 1), (torch.zeros(1, 1), torch.full((1, 1), 2.0)), zero_w, zero_w, bias, torch.zeros(4))
-    c = 0.75 * 2.0 + 0.5 * math.tanh(0.5)
-    expect_close('Exercise 8.2 (lstm_cell)', torch.cat(out, dim=1) if isinstance(out, tuple) else out, [[0.25 * math.tanh(c), c]], inputs='H = 1, c_prev = 2, gate biases (i, f, g, o) = (0, ln 3, 0.5, -ln 3), zero weights', hint="gates in PyTorch's order i, f, g, o; c = f*c_prev + i*g; h = o*tanh(c); return (h, c)")
+    a, b = (torch.zeros(2, requires_grad=True), torch.zeros(2, requires_grad=True))
+    a.grad, b.grad = (torch.tensor([3.0, 0.0]), torch.tensor([0.0, 4.0]))
+    norm = clip_grad_norm([a, b], 1.0)
+    expect_close('Exercise 8.2 (clip_grad_norm)', norm, 5.0, inputs='gradients [3, 0] and [0, 4], max_norm 1', hint='one norm over all gradients together: sqrt(3² + 4²)')
+    expect_close('Exercise 8.2 (clip_grad_norm)', torch.cat((a.grad, b.grad)), [0.6, 0.0, 0.0, 0.8], atol=1e-05, inputs='gradients [3, 0] and [0, 4], max_norm 1', hint='scale every gradient by the same factor, max_norm / norm (not each to norm 1)')
+
+@test_case(points=None, hidden=False)
+def test_clip_grad_norm_takes_a_generator_and_leaves_small_gradients(clip_grad_norm):
+    import torch
+    from visioncourse.exercises import expect_close
+    a, b = (torch.zeros(2, requires_grad=True), torch.zeros(2, requires_grad=True))
+    a.grad, b.grad = (torch.tensor([3.0, 0.0]), torch.tensor([0.0, 4.0]))
+    clip_grad_norm((p for p in (a, b)), 1.0)
+    expect_close('Exercise 8.2 (clip_grad_norm)', torch.cat((a.grad, b.grad)), [0.6, 0.0, 0.0, 0.8], atol=1e-05, inputs='gradients [3, 0] and [0, 4] given as a generator, max_norm 1', hint='a generator can be read only once: make a list of the gradients first')
+    a.grad, b.grad = (torch.tensor([3.0, 0.0]), torch.tensor([0.0, 4.0]))
+    clip_grad_norm([a, b], 10.0)
+    expect_close('Exercise 8.2 (clip_grad_norm)', torch.cat((a.grad, b.grad)), [3.0, 0.0, 0.0, 4.0], atol=1e-05, inputs='gradients [3, 0] and [0, 4], max_norm 10', hint='a norm below max_norm is left alone: clipping only ever shrinks')
 

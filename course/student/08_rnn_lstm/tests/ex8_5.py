@@ -13,6 +13,16 @@ def test_sample_greedy_and_shape(sample_with_temperature):
     expect_equal('Exercise 8.5 (sample_with_temperature)', sample_with_temperature(logits, 0), torch.tensor([1, 0]), inputs='logits [[1, 3, 0], [2, -1, 0.5]], temperature 0', hint='temperature 0 means the most likely index of each row; return shape (N,)')
 
 @test_case(points=None, hidden=False)
+def test_sample_uses_the_generator(sample_with_temperature):
+    import torch
+    from visioncourse.exercises import expect_equal
+    logits = torch.randn(50, 6, generator=torch.Generator().manual_seed(0))
+    first = sample_with_temperature(logits, 1.0, torch.Generator().manual_seed(7))
+    again = sample_with_temperature(logits, 1.0, torch.Generator().manual_seed(7))
+    expect_equal('Exercise 8.5 (sample_with_temperature)', tuple(first.shape), (50,), inputs='logits of shape (50, 6)', hint='one index per row: shape (N,), not (N, 1)')
+    expect_equal('Exercise 8.5 (sample_with_temperature)', again, first, inputs='the same logits twice, each with a generator seeded 7', hint='pass the generator to torch.multinomial, so a seed gives the same draws')
+
+@test_case(points=None, hidden=False)
 def test_sample_follows_the_tempered_softmax(sample_with_temperature):
     import torch
     from visioncourse.exercises import expect_close
