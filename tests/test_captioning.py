@@ -135,7 +135,7 @@ def test_references_are_true_paraphrases_and_seeded():
     flat = [r for rs in refs for r in rs]
     scene_index = [i for i in range(200) for _ in range(5)]
     for sentence, i in zip(flat, scene_index):
-        one = L.fact_scores([sentence], _row(b.scene, i), b.config)
+        one = L.fact_scores([sentence], b.scene[i : i + 1], b.config)
         assert one["precision"] == 1.0 and one["recall"] == 1.0, sentence
 
 

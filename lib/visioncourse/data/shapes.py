@@ -132,6 +132,11 @@ class Scene:
     radius: Tensor  # (n, K) float, half the side of the object's box, in pixels
     center: Tensor  # (n, K, 2) float, (cx, cy) in pixels
 
+    def __getitem__(self, idx) -> Scene:
+        """The scenes of some images: ``idx`` is a slice, a list or tensor of indices, or a
+        mask (an int would drop the image dimension: use ``scene[i : i + 1]``)."""
+        return Scene(*(getattr(self, f.name)[idx] for f in fields(self)))
+
     @property
     def labels(self) -> Tensor:
         """(n, K) long: shape class + 1 for present slots, 0 (background) for empty ones."""
