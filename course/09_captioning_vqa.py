@@ -90,7 +90,7 @@ from visioncourse.train import fit
 from visioncourse.viz import to_numpy_image
 
 S = sizes(
-    fast=dict(train_images=4000, test_images=400, encoder_steps=600, caption_steps=400, batch=64,
+    fast=dict(train_images=4000, test_images=400, encoder_steps=500, caption_steps=400, batch=48,
               seeds=3, hidden=96, vqa_steps=400),
     full=dict(train_images=20000, test_images=2000, encoder_steps=2000, caption_steps=3000, batch=128,
               seeds=5, hidden=256, vqa_steps=3000),
@@ -184,28 +184,34 @@ print(f"encoder: every (colour, shape) pair right on {correct.all(1).float().mea
 # through an embedding; the LSTM's state carries the sentence so far; a linear layer scores the
 # next word. Two ways to give it the image, from the lecture:
 #
-# - **as the initial state** (Karpathy & Fei-Fei, 2015): `h_0 = tanh(W_i · image)`; the
-#   first word is `<start>`;
+# - **as the initial state**: `h_0 = tanh(W_i · image)`, then `<start>`. Karpathy & Fei-Fei
+#   (2015), as on the slide, add the projected image to the first step instead,
+#   `+ 1(t = 1) ⊙ b_v`; both hand the image to the state before the first word and never again;
 # - **as the first input** (Vinyals et al., 2015, "Show and Tell"): the image, projected to the
 #   size of a word embedding, is fed as input `x_{-1}` before `<start>`, from a zero state.
 #
 # In both, "the image" is the frozen grid flattened into one vector, so that where things are
-# is not lost. **Teacher forcing**: during training the decoder is fed the *reference* words,
+# is not lost. A **blind** decoder that never sees the image is the control: whatever it scores
+# comes from the language alone. **Teacher forcing**: during training the decoder is fed the *reference* words,
 # not its own guesses, and every position is trained at once to predict the next word.
 
 
 # %%
 class Captioner(nn.Module):
-    """An LSTM decoder over a frozen (cells, features) grid. ``mode``: "init" (image as the
-    initial state), "input" (image as the first input) or "attention" (soft attention over
-    the grid at every step, initial state from the image)."""
+    """An LSTM decoder over a frozen (cells, features) grid. ``mode``: "blind" (no image: the
+    control), "init" (image as the initial state), "input" (image as the first input),
+    "mean context" (initial state from the image, plus the grid's average fed with every
+    word) or "attention" (the same, with the average weighted by soft attention)."""
 
     def __init__(self, mode, hidden=S.hidden, embed=32, features=32, cells=64, attention=32):
         super().__init__()
         self.mode = mode
         self.embed = nn.Embedding(len(vocab), embed)
-        self.image = nn.Linear(cells * features, embed if mode == "input" else hidden)
-        self.cell = nn.LSTMCell(embed + (features if mode == "attention" else 0), hidden)
+        # LayerNorm: the flattened grid has 2048 features of very different scales
+        self.image = nn.Sequential(nn.LayerNorm(cells * features),
+                                   nn.Linear(cells * features, embed if mode == "input" else hidden))
+        self.context = mode in ("attention", "mean context")
+        self.cell = nn.LSTMCell(embed + (features if self.context else 0), hidden)
         self.out = nn.Linear(hidden, len(vocab))
         if mode == "attention":  # the scoring MLP of soft attention
             self.w_features = nn.Parameter(torch.randn(features, attention) / features**0.5)
@@ -215,6 +221,8 @@ class Captioner(nn.Module):
     def start(self, grid):
         """The state before the first word."""
         zeros = grid.new_zeros(len(grid), self.cell.hidden_size)
+        if self.mode == "blind":
+            return zeros, zeros
         if self.mode == "input":
             return self.cell(self.image(grid.flatten(1)), (zeros, zeros))
         return torch.tanh(self.image(grid.flatten(1))), zeros
@@ -226,6 +234,8 @@ class Captioner(nn.Module):
         if self.mode == "attention":
             context, weights = attend_fn(grid, h, self.w_features, self.w_hidden, self.v)
             x = torch.cat((x, context), dim=1)
+        elif self.mode == "mean context":  # attention with uniform weights: the control
+            x = torch.cat((x, grid.mean(1)), dim=1)
         h, c = self.cell(x, (h, c))
         return self.out(h), (h, c), weights
 
@@ -304,6 +314,25 @@ def test_caption_loss_shift_and_padding(caption_loss):
 
 
 test_caption_loss_shift_and_padding(caption_loss)
+
+
+# %%
+def test_caption_loss_averages_over_words(caption_loss):
+    import torch
+    import torch.nn.functional as F
+
+    from visioncourse.exercises import expect_close
+
+    captions = torch.tensor([[1, 3, 2, 0, 0], [1, 3, 3, 3, 2]])  # 2 and 4 target words
+    scores = torch.randn(2, 4, 4, generator=torch.Generator().manual_seed(0))
+    keep = captions[:, 1:] != 0
+    expect_close("Exercise 9.1 (caption_loss)", caption_loss(scores, captions),
+                 F.cross_entropy(scores[keep], captions[:, 1:][keep]), atol=1e-6,
+                 inputs="two captions with 2 and 4 target words",
+                 hint="one mean over all 6 real target words, not a mean of per-caption means")
+
+
+test_caption_loss_averages_over_words(caption_loss)
 
 
 # %%
@@ -442,6 +471,29 @@ test_bleu_clipping_and_brevity(corpus_bleu)
 
 
 # %%
+def test_bleu_is_a_corpus_score_with_the_closest_reference(corpus_bleu):
+    import math
+
+    from visioncourse.exercises import expect_close
+
+    # two candidates: counts are summed over the corpus before dividing (not a mean of scores)
+    got = corpus_bleu(["a b c", "d e f g"], [["a b x"], ["d e f g"]], 1)
+    expect_close("Exercise 9.2 (corpus_bleu)", got, 6 / 7, inputs='"a b c" vs "a b x", "d e f g" vs itself, BLEU-1',
+                 hint="p_1 = (2 + 4) / (3 + 4); BP = 1")
+    # references of 2 and 5 words around a 4-word candidate: the closest is 5 (not the shortest)
+    got = corpus_bleu(["a b c d"], [["a b", "a b c d e"]], 1)
+    expect_close("Exercise 9.2 (corpus_bleu)", got, math.exp(1 - 5 / 4), inputs='"a b c d" vs "a b" and "a b c d e"',
+                 hint="r is the reference length closest to the candidate's (5 here), then BP = exp(1 - r/c)")
+    # clipping takes the largest count in any ONE reference, not the sum over references
+    got = corpus_bleu(["the the"], [["the cat", "a the"]], 1)
+    expect_close("Exercise 9.2 (corpus_bleu)", got, 0.5, inputs='"the the" vs "the cat" and "a the"',
+                 hint="'the' appears at most once in any one reference: 1 match of 2")
+
+
+test_bleu_is_a_corpus_score_with_the_closest_reference(corpus_bleu)
+
+
+# %%
 # HIDDEN
 def test_bleu_equals_torchmetrics_on_a_corpus(corpus_bleu):
     from torchmetrics.functional.text import bleu_score
@@ -509,7 +561,7 @@ def scores_of(sentences, batch, refs):
 
 # %%
 results, models = {}, {}
-for mode in ("init", "input"):
+for mode in ("blind", "init", "input"):
     for seed in range(S.seeds):
         model, _ = train_captioner(mode, seed)
         sentences, _ = describe(model, test_grid)
@@ -543,10 +595,13 @@ def verdicts(a, b):
             print(f"{key}: the seeds overlap, no verdict")
 
 
-NAMES = {"init": "image as initial state", "input": "image as first input", "attention": "soft attention"}
+NAMES = {"blind": "no image (control)", "init": "image as initial state", "input": "image as first input",
+         "mean context": "mean context", "attention": "soft attention"}
 print(f"held-out captions, greedy, mean ± std over {S.seeds} seeds")
-table(["init", "input"])
-verdicts("init", "input")
+table(["blind", "init", "input"])
+for a, b in (("init", "blind"), ("input", "blind"), ("init", "input")):
+    print(f"-- {NAMES[a]} vs {NAMES[b]}")
+    verdicts(a, b)
 sentences, _ = describe(models["init", 0], test_grid[:4])
 for i, s in enumerate(sentences):
     print(f"  image {i}: {s!r} | reference: {test_refs[i][0]!r}")
@@ -559,8 +614,10 @@ for i, s in enumerate(sentences):
 #
 # **Where BLEU and the facts disagree.** Take held-out images with two objects, and score two
 # made-up candidates against their references: the first reference with one colour changed
-# (one false fact, almost every n-gram intact), and a *true* sentence the references do not
-# contain (the relation said from the other side, without sizes):
+# (two false facts — the object and the relation that names it — with almost every n-gram
+# intact), and a *true* sentence the references do not contain (the relation said from the
+# other side, without sizes). Then, image by image, which of the two a sentence-level BLEU-4
+# prefers (smoothed as nltk's method 1, since single sentences often miss an order):
 
 # %%
 wrong, reworded, refs_two, idx_two = [], [], [], []
@@ -578,11 +635,16 @@ for name, cands in (("one colour wrong", wrong), ("true, reworded", reworded)):
     facts = lang.fact_scores(cands, scene_two, world)
     print(f"{name:17s} BLEU-4 {bleu_fn(cands, refs_two, 4):.3f} | fact precision {facts['precision']:.3f} "
           f"| e.g. {cands[0]!r}")
+prefers_false = sum(captioning.bleu_score([w], [r], 4, smooth=True) > captioning.bleu_score([t], [r], 4, smooth=True)
+                    for w, t, r in zip(wrong, reworded, refs_two))
+print(f"sentence BLEU-4 prefers the false caption on {prefers_false} of {len(wrong)} images")
 
 # %% [markdown]
-# Compare the two rows. BLEU counts shared word sequences, not truth: the caption with a false
-# colour keeps most of its n-grams, so its BLEU stays close to that of a sentence whose every
-# claim is true, while fact precision tells the two apart at once. Neither number is the whole
+# Compare the two rows, and the count below them. BLEU counts shared word sequences, not
+# truth: the caption with a false colour keeps most of its n-grams, so over the corpus its
+# BLEU stays within a few hundredths of that of a sentence whose every claim is true (the count
+# says how often, image by image, it would even rank the false one first), while fact
+# precision tells the two apart at once. Neither number is the whole
 # story (fact precision ignores fluency, and a caption that says little is trivially precise,
 # which is what fact recall is for), so the tables report both.
 
@@ -684,6 +746,24 @@ test_beam_search_finds_what_greedy_misses(beam_search)
 
 
 # %%
+def test_beam_search_length_normalisation(beam_search):
+    import torch
+
+    from visioncourse.exercises import expect_equal
+
+    probs = torch.tensor([[0.0, 0.5, 0.0, 0.5], [0.05, 0.0, 0.05, 0.9], [0.3, 0.3, 0.2, 0.2], [0.25] * 4])
+    table = torch.log(probs + 1e-9)
+    step = lambda token, state: (table[int(token)], state)
+    for alpha, want in ((0.0, [3]), (1.0, [1, 3])):
+        expect_equal("Exercise 9.3 (beam_search)", beam_search(step, None, 0, 3, 5, 3, alpha), want,
+                     inputs=f"end right away (P 0.5) or after token 1 (P 0.45), width 3, alpha {alpha}",
+                     hint="rank finished sentences by log P / len(tokens) ** alpha")
+
+
+test_beam_search_length_normalisation(beam_search)
+
+
+# %%
 # HIDDEN
 def test_beam_search_wide_is_exhaustive_and_normalises(beam_search):
     import itertools
@@ -729,11 +809,7 @@ test_beam_search_wide_is_exhaustive_and_normalises(beam_search)
 beam_fn = use_or_reference("Exercise 9.3", "beam_search", captioning.beam_search,
                            lambda token, state: (torch.log_softmax(torch.tensor([0.1, 0.5, 0.2, 0.3]) * (int(token) + 1), 0), state),
                            None, 0, 3, 4, 2, 0.75, adapt=lambda fn: lambda *args: torch.tensor(fn(*args)))
-best_init = max(range(S.seeds), key=lambda s: results["init", s]["BLEU-4"])
-captioner = models["init", best_init]
-
-
-def caption_with_beam(model, i, beam_width, alpha=0.75):
+def beam_tokens(model, i, beam_width, alpha=0.75):
     grid = test_grid[i : i + 1]
 
     def step(token, state):
@@ -741,31 +817,51 @@ def caption_with_beam(model, i, beam_width, alpha=0.75):
         return torch.log_softmax(logits[0], 0).cpu(), state
 
     with torch.no_grad():
-        return vocab.decode(beam_fn(step, model.start(grid), lang.START, lang.END, 16, beam_width, alpha))
+        return beam_fn(step, model.start(grid), lang.START, lang.END, 16, beam_width, alpha)
 
 
-N_BEAM = 100
+@torch.no_grad()
+def log_probability(model, i, tokens):
+    """log P(tokens | image i) under the model, by feeding <start> and the tokens."""
+    grid = test_grid[i : i + 1]
+    inputs = torch.tensor([[lang.START, *tokens[:-1]]], device=grid.device)
+    scores = torch.log_softmax(model(grid, inputs)[0], dim=1)
+    return scores[torch.arange(len(tokens)), torch.tensor(tokens)].sum().item()
+
+
+N_BEAM = 50
+beam_rows = {}
 for width in (1, 3):
-    sentences = [caption_with_beam(captioner, i, width) for i in range(N_BEAM)]
-    facts = lang.fact_scores(sentences, test.scene[:N_BEAM], world)
-    print(f"beam width {width}: BLEU-4 {bleu_fn(sentences, test_refs[:N_BEAM], 4):.3f} | "
-          f"fact precision {facts['precision']:.3f} on {N_BEAM} held-out images")
+    for seed in range(S.seeds):
+        model = models["input", seed]
+        tokens = [beam_tokens(model, i, width) for i in range(N_BEAM)]
+        sentences = [vocab.decode(t) for t in tokens]
+        beam_rows[width, seed] = {
+            "log P": sum(log_probability(model, i, t) for i, t in enumerate(tokens)) / N_BEAM,
+            "words": sum(len(s.split()) for s in sentences) / N_BEAM,
+            "BLEU-4": bleu_fn(sentences, test_refs[:N_BEAM], 4),
+            "fact precision": lang.fact_scores(sentences, test.scene[:N_BEAM], world)["precision"],
+        }
+print(f"image-as-first-input captioners, {N_BEAM} held-out images, mean ± std over {S.seeds} seeds")
+for width in (1, 3):
+    print(f"beam width {width}: " + " | ".join(
+        f"{key} {summary([beam_rows[width, s][key] for s in range(S.seeds)])}" for key in beam_rows[1, 0]))
 
 # %% [markdown]
-# Beam search finds sentences that are more probable *under the model*; whether they are
-# better captions is what the two scores above say, and they need not agree: a wider beam can
-# prefer a longer, generic sentence that shares more n-grams with the references while
-# stating fewer true facts.
+# Beam search looks for sentences that are more probable *under the model* (the log P
+# column); whether they are better captions is what BLEU and the facts say, and the three need
+# not move together — compare the rows, and the lengths, which length normalisation steers.
 #
 # ### Play with the beam
-# The best image-as-initial-state captioner on one held-out image; change the beam width and α.
+# The first image-as-first-input captioner on one held-out image; change the beam width and α.
 
 
 # %%
 def show_beam(image=0, beam_width=1, alpha=0.75):
+    tokens = beam_tokens(models["input", 0], image, beam_width, alpha)
     plt.figure(figsize=(2, 2))
     plt.imshow(to_numpy_image(test.images[image])), plt.axis("off")
-    plt.title(caption_with_beam(captioner, image, beam_width, alpha), fontsize=7)
+    plt.title(f"{vocab.decode(tokens)}\nlog P = {log_probability(models['input', 0], image, tokens):.2f}", fontsize=7)
     plt.show()
     print("references:", *test_refs[image], sep="\n  ")
 
@@ -841,6 +937,26 @@ test_soft_attention_by_hand(soft_attention)
 
 
 # %%
+def test_soft_attention_batch_of_two(soft_attention):
+    import torch
+
+    from visioncourse.exercises import expect_close
+
+    g = torch.Generator().manual_seed(1)
+    feats, hidden = torch.randn(2, 3, 4, generator=g), torch.randn(2, 5, generator=g)  # N=2, L=3
+    wf, wh, v = torch.randn(4, 6, generator=g), torch.randn(5, 6, generator=g), torch.randn(6, generator=g)
+    out = soft_attention(feats, hidden, wf, wh, v)
+    scores = torch.stack([torch.stack([torch.tanh(feats[n, j] @ wf + hidden[n] @ wh) @ v for j in range(3)])
+                          for n in range(2)])
+    expect_close("Exercise 9.4 (soft_attention)", out[1] if isinstance(out, tuple) else out,
+                 torch.softmax(scores, dim=1), atol=1e-5, inputs="N = 2 images, L = 3 cells, D = 4, H = 5",
+                 hint="each image's hidden state scores that image's cells only: (hidden @ W_h)[:, None]")
+
+
+test_soft_attention_batch_of_two(soft_attention)
+
+
+# %%
 # HIDDEN
 def test_soft_attention_equals_a_loop(soft_attention):
     import torch
@@ -892,24 +1008,33 @@ by_hand = by_hand @ mha.out_proj.weight.detach().T + mha.out_proj.bias.detach()
 print(f"by hand vs nn.MultiheadAttention(8, 1): {(by_hand - mha(q, k, v)[0].detach()).abs().max():.1e}")
 
 # %% [markdown]
-# **Does attention help?** The attention captioner trains with the same budget as the two
-# above, over the same seeds:
+# **Does attention help?** The attention captioner trains with the same budget as the
+# decoders above, over the same seeds. It differs from them in two ways at once: it sees the
+# grid again at *every* word, and it weights the cells. So there is a second control, the
+# **mean context**: the same decoder fed the grid's plain average at every word (attention
+# with uniform weights). Attention earns its credit over that control, not over the decoders
+# that see the image once:
 
 # %%
-for seed in range(S.seeds):
-    model, _ = train_captioner("attention", seed)
-    sentences, _ = describe(model, test_grid)
-    results["attention", seed] = scores_of(sentences, test, test_refs)
-    models["attention", seed] = model
+for mode in ("mean context", "attention"):
+    for seed in range(S.seeds):
+        model, _ = train_captioner(mode, seed)
+        sentences, _ = describe(model, test_grid)
+        results[mode, seed] = scores_of(sentences, test, test_refs)
+        models[mode, seed] = model
 print(f"held-out captions, greedy, mean ± std over {S.seeds} seeds")
-table(["init", "input", "attention"])
-verdicts("attention", "init")
+table(["blind", "init", "input", "mean context", "attention"])
+for a, b in (("attention", "mean context"), ("attention", "input"), ("mean context", "input")):
+    print(f"-- {NAMES[a]} vs {NAMES[b]}")
+    verdicts(a, b)
 
 # %% [markdown]
 # **Where does it look?** For every generated shape word ("circle", "square"…) whose colour
 # word before it names an object of the image, take the attention weights of that step and
 # measure the share that falls on the object's cells (the object's mask, averaged down to the
-# 8 × 8 grid). Uniform attention would put exactly the object's area share there.
+# 8 × 8 grid). Uniform attention would put exactly the object's area share there. Looking at
+# objects in general would also beat uniform, so in two-object images the share on the
+# *other* object is the control: it should be smaller if the model looks at what it names.
 
 # %%
 cell_cover = F.avg_pool2d(test.masks.float().flatten(0, 1)[:, None], 4).view(len(test), -1, 64)  # (n, K, 64)
@@ -919,7 +1044,7 @@ colour_ids = {vocab.index[c]: c for c in world.color_names}
 
 def attention_mass(model):
     tokens, maps = model.greedy(test_grid)
-    on_object, uniform = [], []
+    on_object, uniform, on_other = [], [], []
     for i in range(len(test)):
         for t in range(1, tokens.shape[1]):
             word, before = tokens[i, t].item(), tokens[i, t - 1].item()
@@ -933,13 +1058,19 @@ def attention_mass(model):
                     cover = cell_cover[i, match[0]]
                     on_object.append((maps[i, t].cpu() * cover).sum().item())
                     uniform.append(cover.mean().item())
-    return sum(on_object) / len(on_object), sum(uniform) / len(uniform), len(on_object)
+                    if int(test.scene.present[i].sum()) == 2:
+                        on_other.append((maps[i, t].cpu() * cell_cover[i, 1 - match[0]]).sum().item())
+    mean = lambda xs: sum(xs) / max(len(xs), 1)
+    return mean(on_object), mean(uniform), mean(on_other), len(on_object)
 
 
 masses = [attention_mass(models["attention", s]) for s in range(S.seeds)]
 print(f"attention on the named object: {summary([m[0] for m in masses])} over {S.seeds} seeds "
-      f"({masses[0][2]} shape words in seed 0); uniform attention would give {summary([m[1] for m in masses])}")
-print("more than uniform on every seed" if min(m[0] - m[1] for m in masses) > 0 else "not above uniform on every seed")
+      f"({masses[0][3]} shape words in seed 0)")
+print(f"  uniform attention would give:  {summary([m[1] for m in masses])}")
+print(f"  on the other object (control): {summary([m[2] for m in masses])}")
+print("named object above uniform on every seed:", min(m[0] - m[1] for m in masses) > 0,
+      "| above the other object on every seed:", min(m[0] - m[2] for m in masses) > 0)
 
 # %% [markdown]
 # ### Attention, word by word
@@ -966,6 +1097,21 @@ def show_attention(image=0, word=1):
 
 
 _ = widgets.interact(show_attention, image=widgets.IntSlider(0, 0, len(test) - 1), word=widgets.IntSlider(1, 1, 12))
+
+# %% [markdown]
+# The same for every word of one caption at once (the first held-out image with two objects):
+
+# %%
+two_objects = next(i for i in range(len(test)) if int(test.scene.present[i].sum()) == 2)
+tokens, maps = viewer.greedy(test_grid[two_objects : two_objects + 1])
+words = [vocab.words[t] for t in tokens[0].tolist()]
+n_words = words.index("<end>") + 1 if "<end>" in words else len(words)
+fig, axes = plt.subplots(1, n_words, figsize=(1.3 * n_words, 1.6))
+for t, ax in enumerate(axes):
+    ax.imshow(to_numpy_image(test.images[two_objects]))
+    ax.imshow(F.interpolate(maps[0, t].view(1, 1, 8, 8).cpu(), size=32, mode="nearest")[0, 0], alpha=0.6, cmap="magma")
+    ax.set_title(words[t], fontsize=8), ax.axis("off")
+plt.show()
 
 # %% [markdown]
 # ## 7. Visual question answering
@@ -1012,8 +1158,9 @@ class VQA(nn.Module):
         self.classify = nn.Sequential(nn.ReLU(), nn.Linear(2 * hidden, hidden), nn.ReLU(), nn.Linear(hidden, len(ANSWERS)))
 
     def forward(self, questions, grid):
-        _, (h, _) = self.question(self.embed(questions))
-        q = h[-1]
+        output, _ = self.question(self.embed(questions))
+        last = (questions != lang.PAD).sum(1) - 1  # the <end> token: the state before any padding
+        q = output[torch.arange(len(questions), device=questions.device), last]
         if self.uses == "question + attention":
             context, _ = attend_fn(grid, q, self.w_features, self.w_hidden, self.v)
             image = self.image(context)
@@ -1027,6 +1174,7 @@ class VQA(nn.Module):
 
 
 VQA_MODELS = ("question only", "image only", "question + image", "question + attention")
+TYPES = [t for t in lang.QUESTION_TYPES if t in test_types]
 
 
 def vqa_batches(seed):
@@ -1047,29 +1195,44 @@ for uses in VQA_MODELS:
         with torch.no_grad():
             right = (model(test_q, test_grid).argmax(1) == test_a).cpu()
         by_type = {t: right[[i for i, u in enumerate(test_types) if u == t]].float().mean().item()
-                   for t in lang.QUESTION_TYPES if t in test_types}
-        vqa_results[uses, seed] = {"all": right.float().mean().item(), **by_type}
+                   for t in TYPES}
+        vqa_results[uses, seed] = {"all": right.float().mean().item(), **by_type,
+                                   "mean of types": sum(by_type.values()) / len(by_type)}
+train_types = lang.questions(train.scene, world, seed=0)[2]
+majority = {}  # the commonest training answer of each type, scored on the held-out questions
+for t in TYPES:
+    common = torch.bincount(train_a[[i for i, u in enumerate(train_types) if u == t]].cpu()).argmax()
+    majority[t] = (test_a[[i for i, u in enumerate(test_types) if u == t]].cpu() == common).float().mean().item()
 keys = list(vqa_results[VQA_MODELS[0], 0])
-print(f"held-out VQA accuracy, mean ± std over {S.seeds} seeds ({len(test)} questions)")
+print(f"held-out VQA accuracy, mean ± std over {S.seeds} seeds")
+print(f"{'questions':22s}" + f"{len(test):>15d}" + "".join(f"{test_types.count(t):>15d}" for t in TYPES) + f"{'':>15s}")
+print(f"{'commonest answer':22s}{'':>15s}" + "".join(f"{majority[t]:>15.3f}" for t in TYPES)
+      + f"{sum(majority.values()) / len(TYPES):>15.3f}")
 print(f"{'':22s}" + "".join(f"{k:>15s}" for k in keys))
 for uses in VQA_MODELS:
     print(f"{uses:22s}" + "".join(f"{summary([vqa_results[uses, s][k] for s in range(S.seeds)]):>15s}" for k in keys))
-full_model = [vqa_results["question + image", s]["all"] for s in range(S.seeds)]
-blind = [vqa_results["question only", s]["all"] for s in range(S.seeds)]
-print(f"\nquestion + image {'beats' if min(full_model) > max(blind) else 'does not beat'} the question-only "
-      f"model on every seed: the image adds {sum(full_model) / S.seeds - sum(blind) / S.seeds:+.3f}")
-BAR = 0.7 if rt.fast else 0.9
-best = max(sum(vqa_results[u, s]["all"] for s in range(S.seeds)) / S.seeds for u in ("question + image", "question + attention"))
-print(f"bar: the better image model's mean accuracy {best:.3f} ≥ {BAR}")
+for uses in ("question + image", "question + attention"):
+    model_scores = [vqa_results[uses, s]["mean of types"] for s in range(S.seeds)]
+    blind = [vqa_results["question only", s]["mean of types"] for s in range(S.seeds)]
+    print(f"{uses} {'beats' if min(model_scores) > max(blind) else 'does not beat'} the question-only model on "
+          f"every seed (mean of types): the image adds {sum(model_scores) / S.seeds - sum(blind) / S.seeds:+.3f}")
+BAR = 0.65 if rt.fast else 0.85
+best = max(sum(vqa_results[u, s]["mean of types"] for s in range(S.seeds)) / S.seeds
+           for u in ("question + image", "question + attention"))
+print(f"bar: the better image model's mean accuracy over question types {best:.3f} ≥ {BAR}")
 assert best >= BAR, "below the bar"
 
 # %% [markdown]
-# Read the question-only row first: it is what language priors alone give (yes/no questions
-# at about a coin flip, counts at the share of the commoner count). The image-only row cannot
-# know what is asked, so it falls back on the commonest answers. The difference between the
-# question-only row and the rows with both is how much the models really look, and the type
-# columns show where the image matters most and where (relations, with this budget) it does
-# not help yet.
+# Read the first rows first: how many questions of each type there are (counts are the
+# fallback for questions the grammar cannot ask of an image, so they are the commonest type,
+# and the easiest), and what always giving the commonest answer of the type scores. The
+# question-only model should reach about that; the image-only model cannot know what is
+# asked. The "mean of types" column weighs every type equally, so the easy count questions do
+# not carry the score, and the bar is set on it. The difference between the question-only row
+# and the rows with the image is how much the models really look; the type columns show where
+# they do and where they do not yet. One limit is built in: the attention model sees only the
+# attended context, and the grid's cells carry no coordinates, so "left of" and "above" can
+# reach it only through what each cell's receptive field saw.
 #
 # ## Takeaways
 #
@@ -1079,10 +1242,11 @@ assert best >= BAR, "below the bar"
 # - Greedy decoding commits to one word at a time; beam search keeps several partial
 #   sentences and needs length normalisation to avoid favouring short ones.
 # - BLEU measures shared n-grams with the references, clipped and with a brevity penalty; it
-#   can reward a false caption that copies the references' wording over a true caption in other
-#   words. A known scene allows checking facts instead.
+#   moves little when a caption states a false colour in the references' words, where fact
+#   precision drops. A known scene allows checking facts.
 # - Soft attention recomputes, for every word, a weighted average of the grid's features; the
-#   weights are a map of where the model looked, measured above against the named object.
+#   weights are a map of where the model looked. Its gain is judged against a decoder that
+#   sees the plain average at every word, and where it looks against the other object.
 # - In VQA, a question-only baseline shows how much of the accuracy comes from language
 #   priors; the model earns credit only for what it adds over it.
 #

@@ -48,6 +48,7 @@ def test_bleu_zero_order_and_nltk_smoothing():
     nltk = corpus_bleu([[references[0][0].split()]], [candidates[0].split()],
                        smoothing_function=SmoothingFunction().method1)  # fmt: skip
     assert smoothed > 0 and smoothed == pytest.approx(nltk, abs=1e-9)
+    assert captioning.bleu_score(["x y z"], [["a b c"]], 4, smooth=True) == 0.0  # as nltk
 
 
 def test_bleu_brevity_penalty_and_clipping():

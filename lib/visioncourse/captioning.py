@@ -50,6 +50,8 @@ def bleu_score(candidates: list[str], references: list[list[str]], n_gram: int =
                 most |= ngrams(r, n)  # the largest count of each n-gram in any one reference
             matches[n - 1] += sum(min(c, most[g]) for g, c in counts.items())
             totals[n - 1] += max(len(words) - n + 1, 0)
+    if matches[0] == 0:  # no word in common: 0 even when smoothing, as in nltk
+        return 0.0
     if smooth:  # nltk also counts at least one n-gram per order
         matches, totals = [m if m else 0.1 for m in matches], [max(t, 1) for t in totals]
     if cand_len == 0 or min(matches) == 0:

@@ -273,20 +273,26 @@ def scene_facts(
 def fact_scores(sentences: list[str], scene: Scene, config: ShapesConfig) -> dict[str, float]:
     """Fact precision and recall of one generated sentence per image.
 
-    Precision: the share of stated facts that are true (an object is true when an object of
-    that colour and shape, and that size if stated, is in the image; a relation when it holds
-    between two objects of those colours and shapes, or its opposite holds the other way
-    round; a count when it equals the number of objects). Recall: the share of the image's
-    objects that the sentence names (colour and shape). Both are pooled over all images.
+    Precision: the share of stated facts that are true. An object is true when an object of
+    that colour and shape (and that size, if stated) is in the image and not already claimed
+    by an earlier mention, so naming one square twice is one true and one false fact. A
+    relation is true when it is the image's relation between its first two objects (the only
+    one the grammar states), said either way round; a count when it equals the number of
+    objects. Recall: the share of the image's objects that the sentence names (colour and
+    shape). Both are pooled over all images.
     """
     stated = true = named = total = 0
     for i, sentence in enumerate(sentences):
         facts = parse(sentence)
         objs, relation, count = scene_facts(scene, config, i)
         colour_shape = [(c, s) for _, c, s in objs]
+        unclaimed = list(objs)
         for size, c, s in facts.objects:
             stated += 1
-            true += any((c, s) == (c2, s2) and size in (None, z) for z, c2, s2 in objs)
+            match = next((o for o in unclaimed if o[1:] == (c, s) and size in (None, o[0])), None)
+            if match is not None:
+                unclaimed.remove(match)
+                true += 1
         for a, word, b in facts.relations:
             stated += 1
             true += relation is not None and (

@@ -19,3 +19,14 @@ def test_soft_attention_by_hand(soft_attention):
     expect_close('Exercise 9.4 (soft_attention)', out[1] if isinstance(out, tuple) else out, [a], inputs='cells [1, 0] and [0, 2], W_f = I, h = [1], W_h = [[0.5, -0.5]], v = [1, 1]', hint='e_j = v · tanh(W_fᵀ a_j + W_hᵀ h); weights = softmax over the cells; return (context, weights)')
     expect_close('Exercise 9.4 (soft_attention)', out[0] if isinstance(out, tuple) else out, [[a[0], 2 * a[1]]], inputs='the same', hint='context = Σ_j weight_j · features_j, shape (N, D)')
 
+@test_case(points=None, hidden=False)
+def test_soft_attention_batch_of_two(soft_attention):
+    import torch
+    from visioncourse.exercises import expect_close
+    g = torch.Generator().manual_seed(1)
+    feats, hidden = (torch.randn(2, 3, 4, generator=g), torch.randn(2, 5, generator=g))
+    wf, wh, v = (torch.randn(4, 6, generator=g), torch.randn(5, 6, generator=g), torch.randn(6, generator=g))
+    out = soft_attention(feats, hidden, wf, wh, v)
+    scores = torch.stack([torch.stack([torch.tanh(feats[n, j] @ wf + hidden[n] @ wh) @ v for j in range(3)]) for n in range(2)])
+    expect_close('Exercise 9.4 (soft_attention)', out[1] if isinstance(out, tuple) else out, torch.softmax(scores, dim=1), atol=1e-05, inputs='N = 2 images, L = 3 cells, D = 4, H = 5', hint="each image's hidden state scores that image's cells only: (hidden @ W_h)[:, None]")
+
