@@ -84,6 +84,7 @@ import torch.nn.functional as F
 
 from visioncourse import figures, sequence
 from visioncourse.exercises import use_or_reference
+from visioncourse.metrics import mean_std, separated
 from visioncourse.train import fit
 
 # Every size this notebook uses, for both modes, in one place.
@@ -568,17 +569,6 @@ def clipped(fn):  # use_or_reference compares tensors: clip two fixed gradients,
 clip_fn = use_or_reference("Exercise 8.2", "clip_grad_norm", sequence.clip_grad_norm, 1.0, adapt=clipped)
 
 
-def summary(values):
-    """'mean ± standard deviation' over seeds."""
-    t = torch.tensor(values, dtype=torch.float64)
-    return f"{t.mean():.2f} ± {t.std() if len(t) > 1 else 0.0:.2f}"
-
-
-def separated(a, b):
-    """A verdict only when the seeds' ranges do not overlap."""
-    return min(a) > max(b) or min(b) > max(a)
-
-
 clip_results, traces = {}, {}
 for clip, lr in ((None, 0.02), (None, 0.05), (None, 0.2), (1.0, 0.2)):
     accs, worst = [], []
@@ -590,7 +580,7 @@ for clip, lr in ((None, 0.02), (None, 0.05), (None, 0.2), (1.0, 0.2)):
         traces.setdefault((clip, lr), norms)
     label = f"{'clipped at 1' if clip else 'no clipping'}, lr {lr}"
     clip_results[label] = accs
-    print(f"{label:24s} accuracy {summary(accs)} ({', '.join(f'{a:.2f}' for a in accs)}) "
+    print(f"{label:24s} accuracy {mean_std(accs)} ({', '.join(f'{a:.2f}' for a in accs)}) "
           f"| largest gradient norm {max(worst):.0f}")
 clipped = clip_results["clipped at 1, lr 0.2"]
 for label, accs in clip_results.items():
@@ -961,7 +951,7 @@ for name, (kind, hidden, bias) in MODELS.items():
 
 
 def cell(accs):
-    return f"{summary(accs)} ({sum(a >= 0.95 for a in accs)}/{len(accs)})"
+    return f"{mean_std(accs)} ({sum(a >= 0.95 for a in accs)}/{len(accs)})"
 
 
 print(f"held-out accuracy, mean ± std over {S.seeds} seeds (solved/seeds); {S.recall_steps} steps; chance 0.25")

@@ -86,6 +86,7 @@ from visioncourse import captioning
 from visioncourse.data import ShapesConfig, generate
 from visioncourse.data import language as lang
 from visioncourse.exercises import use_or_reference
+from visioncourse.metrics import mean_std, separated
 from visioncourse.train import fit
 from visioncourse.viz import to_numpy_image
 
@@ -573,17 +574,8 @@ def table(modes):
     keys = list(results[modes[0], 0])
     print(f"{'':22s}" + "".join(f"{k:>17s}" for k in keys))
     for mode in modes:
-        row = [summary([results[mode, s][k] for s in range(S.seeds)]) for k in keys]
+        row = [mean_std([results[mode, s][k] for s in range(S.seeds)], 3) for k in keys]
         print(f"{NAMES[mode]:22s}" + "".join(f"{r:>17s}" for r in row))
-
-
-def summary(values):
-    t = torch.tensor(values, dtype=torch.float64)
-    return f"{t.mean():.3f} ± {t.std() if len(t) > 1 else 0:.3f}"
-
-
-def separated(a, b):
-    return min(a) > max(b) or min(b) > max(a)
 
 
 def verdicts(a, b):
@@ -845,7 +837,7 @@ for width in (1, 3):
 print(f"image-as-first-input captioners, {N_BEAM} held-out images, mean ± std over {S.seeds} seeds")
 for width in (1, 3):
     print(f"beam width {width}: " + " | ".join(
-        f"{key} {summary([beam_rows[width, s][key] for s in range(S.seeds)])}" for key in beam_rows[1, 0]))
+        f"{key} {mean_std([beam_rows[width, s][key] for s in range(S.seeds)], 3)}" for key in beam_rows[1, 0]))
 
 # %% [markdown]
 # Beam search looks for sentences that are more probable *under the model* (the log P
@@ -1065,10 +1057,10 @@ def attention_mass(model):
 
 
 masses = [attention_mass(models["attention", s]) for s in range(S.seeds)]
-print(f"attention on the named object: {summary([m[0] for m in masses])} over {S.seeds} seeds "
+print(f"attention on the named object: {mean_std([m[0] for m in masses], 3)} over {S.seeds} seeds "
       f"({masses[0][3]} shape words in seed 0)")
-print(f"  uniform attention would give:  {summary([m[1] for m in masses])}")
-print(f"  on the other object (control): {summary([m[2] for m in masses])}")
+print(f"  uniform attention would give:  {mean_std([m[1] for m in masses], 3)}")
+print(f"  on the other object (control): {mean_std([m[2] for m in masses], 3)}")
 print("named object above uniform on every seed:", min(m[0] - m[1] for m in masses) > 0,
       "| above the other object on every seed:", min(m[0] - m[2] for m in masses) > 0)
 
@@ -1210,7 +1202,7 @@ print(f"{'commonest answer':22s}{'':>15s}" + "".join(f"{majority[t]:>15.3f}" for
       + f"{sum(majority.values()) / len(TYPES):>15.3f}")
 print(f"{'':22s}" + "".join(f"{k:>15s}" for k in keys))
 for uses in VQA_MODELS:
-    print(f"{uses:22s}" + "".join(f"{summary([vqa_results[uses, s][k] for s in range(S.seeds)]):>15s}" for k in keys))
+    print(f"{uses:22s}" + "".join(f"{mean_std([vqa_results[uses, s][k] for s in range(S.seeds)], 3):>15s}" for k in keys))
 for uses in ("question + image", "question + attention"):
     model_scores = [vqa_results[uses, s]["mean of types"] for s in range(S.seeds)]
     blind = [vqa_results["question only", s]["mean of types"] for s in range(S.seeds)]

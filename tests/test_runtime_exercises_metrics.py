@@ -237,3 +237,12 @@ def test_progress_bars_are_left_in_place(monkeypatch):
     assert kwargs and kwargs[0]["leave"] is True
     masters = Path(__file__).resolve().parent.parent.glob("course/[0-9][0-9]_*.py")
     assert not [m.name for m in masters if "leave=False" in m.read_text()]
+
+
+def test_mean_std_and_separated_over_seeds():
+    from visioncourse.metrics import mean_std, separated
+
+    assert mean_std([1.0, 0.5, 0.0]) == "0.50 ± 0.50"
+    assert mean_std([0.25], 3) == "0.250 ± 0.000"
+    assert separated([0.9, 1.0], [0.2, 0.5]) and separated([0.2, 0.5], [0.9, 1.0])
+    assert not separated([0.5, 1.0], [0.2, 0.5])  # touching ranges: no verdict

@@ -446,3 +446,19 @@ def segmentation_scores(confmat: Tensor) -> dict[str, Tensor]:
         "dice": dice,
         "mean_dice": dice.nanmean(),
     }
+
+
+# ----------------------------------------------------------------------------- over seeds
+
+
+def mean_std(values, digits: int = 2) -> str:
+    """``"mean ± std"`` of per-seed values (sample standard deviation; 0 for a single value)."""
+    t = torch.tensor(values, dtype=torch.float64)
+    spread = t.std().item() if len(t) > 1 else 0.0
+    return f"{t.mean():.{digits}f} ± {spread:.{digits}f}"
+
+
+def separated(a, b) -> bool:
+    """True when two sets of per-seed values do not overlap: the only case in which a chapter
+    prints a verdict on which is better."""
+    return min(a) > max(b) or min(b) > max(a)
