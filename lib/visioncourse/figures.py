@@ -94,3 +94,63 @@ def lstm_cell_diagram():
             ha="center", fontsize=10)  # fmt: skip
     fig.tight_layout()
     return fig
+
+
+def siamese_and_triplet():
+    """Metric learning's two set-ups: a siamese pair (one network, shared weights, a distance
+    and the contrastive loss) and a triplet (anchor, positive, negative through the same
+    network, the triplet loss on the two distances)."""
+    fig, axes = plt.subplots(1, 2, figsize=(10.0, 3.3))
+    for ax in axes:
+        ax.set_xlim(0, 5.2), ax.set_ylim(0, 3.4), ax.axis("off")
+    left, right = axes
+    rows = (2.6, 0.8)
+    for y, name in zip(rows, ("$x_0$", "$x_1$")):
+        _box(left, 0.5, y, name, w=0.6, color="#fde9c8")
+        _box(left, 1.8, y, "$f_\\theta$", w=0.9)
+        _arrow(left, (0.8, y), (1.35, y))
+        _arrow(left, (2.25, y), (2.95, 1.7 + (y - 1.7) * 0.3))
+    left.text(1.8, 1.7, "shared\nweights", ha="center", va="center", fontsize=8, style="italic")
+    _box(left, 3.4, 1.7, "$d(r_0, r_1)$", w=0.9)
+    _box(left, 4.55, 1.7, "contrastive\nloss, y", w=1.0, h=0.7, color="#e1f2dc", fontsize=8)
+    _arrow(left, (3.85, 1.7), (4.05, 1.7))
+    left.set_title("siamese pair: same (y = 1) or not (y = 0)", fontsize=9)
+    rows = (2.9, 1.7, 0.5)
+    for y, name in zip(rows, ("anchor $x_a$", "positive $x_p$", "negative $x_n$")):
+        _box(right, 0.6, y, name, w=1.1, h=0.5, color="#fde9c8", fontsize=8)
+        _box(right, 1.95, y, "$f_\\theta$", w=0.8, h=0.5)
+        _arrow(right, (1.15, y), (1.55, y))
+    _box(right, 3.2, 2.3, "$d(r_a, r_p)^2$", w=1.0, h=0.5, fontsize=8)
+    _box(right, 3.2, 1.1, "$d(r_a, r_n)^2$", w=1.0, h=0.5, fontsize=8)
+    for (y0, y1) in ((2.9, 2.3), (1.7, 2.3), (2.9, 1.1), (0.5, 1.1)):
+        _arrow(right, (2.35, y0), (2.7, y1))
+    _box(right, 4.6, 1.7, "triplet loss\n$[m + d_{ap}^2 - d_{an}^2]_+$", w=1.15, h=0.8,
+         color="#e1f2dc", fontsize=7)  # fmt: skip
+    _arrow(right, (3.7, 2.3), (4.02, 1.9))
+    _arrow(right, (3.7, 1.1), (4.02, 1.5))
+    right.set_title("triplet: the positive closer than the negative, by m", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def visual_semantic_embedding():
+    """VSE++: an image encoder and a caption encoder, each projected into one joint space
+    where a matching image and caption have the highest dot product."""
+    fig, ax = plt.subplots(figsize=(9.0, 3.0))
+    ax.set_xlim(0, 9), ax.set_ylim(0, 3), ax.axis("off")
+    _box(ax, 0.7, 2.3, "image $i$", w=1.0, color="#fde9c8")
+    _box(ax, 2.3, 2.3, "CNN\n$\\varphi(i)$ (frozen)", w=1.5, h=0.7, fontsize=8)
+    _box(ax, 4.0, 2.3, "$W_f^\\top \\varphi(i)$", w=1.1)
+    _box(ax, 0.7, 0.7, "caption $c$", w=1.0, color="#fde9c8")
+    _box(ax, 2.3, 0.7, "GRU over words\n$\\psi(c)$", w=1.5, h=0.7, fontsize=8)
+    _box(ax, 4.0, 0.7, "$W_g^\\top \\psi(c)$", w=1.1)
+    for y in (2.3, 0.7):
+        _arrow(ax, (1.2, y), (1.55, y))
+        _arrow(ax, (3.05, y), (3.45, y))
+    _box(ax, 6.0, 1.5, "joint space\n$s(i, c) = f(i) \\cdot g(c)$", w=1.9, h=0.8, color="#dbe9f6", fontsize=8)
+    _arrow(ax, (4.55, 2.3), (5.05, 1.75))
+    _arrow(ax, (4.55, 0.7), (5.05, 1.25))
+    _box(ax, 8.0, 1.5, "hinge on\nnegatives:\nsum or max", w=1.3, h=0.9, color="#e1f2dc", fontsize=8)
+    _arrow(ax, (6.95, 1.5), (7.35, 1.5))
+    fig.tight_layout()
+    return fig
