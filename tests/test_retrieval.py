@@ -147,6 +147,13 @@ def test_lsh_codes_and_hamming_distances_equal_faiss(bits):
     assert torch.equal(hamming.gather(1, got_i), got_d)
 
 
+def test_lsh_bit_on_the_plane_is_one_as_in_faiss():
+    index = faiss.IndexLSH(8, 8, False)  # no rotation: the planes are the axes
+    index.add(np.array([[0.0] * 8, [-1.0] + [0.0] * 7], dtype=np.float32))
+    bits = retrieval.lsh_codes(torch.tensor([[0.0] * 8, [-1.0] + [0.0] * 7]), torch.eye(8))
+    assert np.array_equal(retrieval.pack_codes(bits).numpy().ravel(), faiss.vector_to_array(index.codes))
+
+
 def test_identity_images_are_deterministic_and_split():
     ids = identities.sample_identities(50, seen=True, seed=0)
     assert identities.seen_in_training(ids).all()

@@ -154,3 +154,27 @@ def visual_semantic_embedding():
     _arrow(ax, (6.95, 1.5), (7.35, 1.5))
     fig.tight_layout()
     return fig
+
+
+def simclr():
+    """SimCLR: two random augmentations of one image through one encoder and one projection
+    head; NT-Xent pulls the two projections together and away from the other views of the
+    batch. The representation h (before the head) is what is kept."""
+    fig, ax = plt.subplots(figsize=(9.0, 3.0))
+    ax.set_xlim(0, 9), ax.set_ylim(0, 3), ax.axis("off")
+    _box(ax, 0.6, 1.5, "image $x$", w=0.9, color="#fde9c8")
+    for y, t in ((2.4, "1"), (0.6, "2")):
+        _box(ax, 2.0, y, f"view $\\tilde x_{t}$\n(crop, flip,\ncolour, grey)", w=1.3, h=0.8, color="#fde9c8", fontsize=7)
+        _arrow(ax, (1.05, 1.5 + (y - 1.5) * 0.3), (1.35, y))
+        _box(ax, 3.7, y, "encoder $f$", w=1.1)
+        _arrow(ax, (2.65, y), (3.15, y))
+        _box(ax, 5.1, y, f"$h_{t}$", w=0.6, color="#dbe9f6")
+        _arrow(ax, (4.25, y), (4.8, y))
+        _box(ax, 6.5, y, "head $g$\n(MLP)", w=1.0, h=0.7, fontsize=8)
+        _arrow(ax, (5.4, y), (6.0, y))
+        _arrow(ax, (7.0, y), (7.55, 1.5 + (y - 1.5) * 0.35))
+    ax.text(3.7, 1.5, "shared\nweights", ha="center", va="center", fontsize=8, style="italic")
+    ax.text(5.1, 1.5, "kept:\nthe representation", ha="center", va="center", fontsize=7, style="italic")
+    _box(ax, 8.2, 1.5, "NT-Xent:\n$z_1$ finds $z_2$\namong 2B − 1", w=1.25, h=0.9, color="#e1f2dc", fontsize=8)
+    fig.tight_layout()
+    return fig

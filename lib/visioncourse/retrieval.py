@@ -190,9 +190,10 @@ def exact_search(queries: Tensor, database: Tensor, k: int) -> tuple[Tensor, Ten
 
 def lsh_codes(x: Tensor, planes: Tensor) -> Tensor:
     """Random-hyperplane hashing (Charikar, 2002): bit j says on which side of hyperplane j
-    a vector lies, ``x · planes[j] > 0``. Two vectors at angle θ differ on each bit with
-    probability θ / π. Returns Tensor[N, bits] bool for x (Tensor[N, D]), planes (Tensor[bits, D])."""
-    return x @ planes.T > 0
+    a vector lies, ``x · planes[j] >= 0`` (faiss's rule: a vector on the plane gets 1). Two
+    vectors at angle θ differ on each bit with probability θ / π. Returns Tensor[N, bits]
+    bool for x (Tensor[N, D]), planes (Tensor[bits, D])."""
+    return x @ planes.T >= 0
 
 
 def lsh_search(queries: Tensor, database: Tensor, planes: Tensor, k: int) -> tuple[Tensor, Tensor]:  # fmt: skip
@@ -203,9 +204,9 @@ def lsh_search(queries: Tensor, database: Tensor, planes: Tensor, k: int) -> tup
     """
     q = lsh_codes(queries, planes).float() * 2 - 1  # ±1: agreements - disagreements = q · d
     d = lsh_codes(database, planes).float() * 2 - 1
-    hamming = ((planes.shape[0] - q @ d.T) / 2).round().long()
+    hamming = (planes.shape[0] - q @ d.T) / 2  # float: a Q × N long matrix would take twice the memory
     dist, idx = hamming.topk(k, dim=1, largest=False)
-    return dist, idx
+    return dist.round().long(), idx
 
 
 def pack_codes(bits: Tensor) -> Tensor:

@@ -46,8 +46,8 @@ def identity_images(ids: Tensor, image_size: int = 20, seed: int = 0,
                     config: ShapesConfig | None = None) -> Tensor:  # fmt: skip
     """One image (Tensor[N, 3, S, S] in [0, 1]) of each identity in ``ids`` (Tensor[N] long).
 
-    The object's hue is the identity's; its brightness varies by ±20 % and its colour by a
-    little noise, so two neighbouring hues can look alike. Everything else comes from the
+    The object's hue is the identity's; its brightness is scaled by a factor between 0.78
+    and 1.14 and its colour moved by a little noise, so two neighbouring hues can look alike. Everything else comes from the
     shapes world with ``config`` (by default a textured background with two clutter specks).
     """
     config = config or ShapesConfig(image_size=image_size, max_objects=1, num_shapes=4,
