@@ -25,7 +25,8 @@ def batch(n=24, d=8, classes=6, seed=0):
 def test_triplet_loss_equals_torch_with_squared_distance(margin):
     a, p, n = torch.randn(3, 10, 5).unbind(0)
     want = nn.TripletMarginWithDistanceLoss(
-        distance_function=lambda x, y: (x - y).pow(2).sum(-1), margin=margin)(a, p, n)
+        distance_function=lambda x, y: (x - y).pow(2).sum(-1), margin=margin
+    )(a, p, n)
     torch.testing.assert_close(retrieval.triplet_loss(a, p, n, margin), want)
 
 
@@ -34,13 +35,17 @@ def test_contrastive_loss_by_hand():
     x1 = torch.tensor([[3.0, 4.0], [0.3, 0.4], [3.0, 4.0]])
     same = torch.tensor([1, 0, 0])
     # same pair: d² = 25; different at d = 0.5 < m = 2: (2 - 0.5)² = 2.25; at d = 5: 0
-    torch.testing.assert_close(retrieval.contrastive_loss(x0, x1, same, 2.0), torch.tensor((25 + 2.25) / 3))
+    torch.testing.assert_close(
+        retrieval.contrastive_loss(x0, x1, same, 2.0), torch.tensor((25 + 2.25) / 3)
+    )
 
 
 def test_batch_hard_equals_pml_miner():
     emb, labels = batch()
     got_p, got_n = retrieval.batch_hard(torch.cdist(emb, emb), labels)
-    a, p, n = pml_miners.BatchHardMiner(distance=LpDistance(normalize_embeddings=False))(emb, labels)
+    a, p, n = pml_miners.BatchHardMiner(distance=LpDistance(normalize_embeddings=False))(
+        emb, labels
+    )
     assert torch.equal(a, torch.arange(len(labels)))
     assert torch.equal(got_p, p) and torch.equal(got_n, n)
 
@@ -55,8 +60,10 @@ def test_batch_hard_refuses_an_anchor_without_positive():
 def test_semihard_triplets_equal_pml_miner(margin):
     emb, labels = batch(seed=1)
     got = retrieval.semihard_triplets(torch.cdist(emb, emb), labels, margin)
-    want = pml_miners.TripletMarginMiner(margin, type_of_triplets="semihard",
-                                         distance=LpDistance(normalize_embeddings=False))(emb, labels)
+    want = pml_miners.TripletMarginMiner(
+        margin, type_of_triplets="semihard", distance=LpDistance(normalize_embeddings=False)
+    )(emb, labels)
+
     def as_set(triplets):
         return set(zip(*(x.tolist() for x in triplets)))
 
@@ -97,9 +104,13 @@ def test_ranks_and_recall_equal_torchmetrics_hit_rate():
     ranks = retrieval.first_relevant_rank(scores, relevant)
     indexes = torch.arange(20)[:, None].expand(20, 30)
     for k in (1, 5, 10):
-        hit = RetrievalHitRate(top_k=k)(scores.flatten(), relevant.flatten(), indexes=indexes.flatten())
+        hit = RetrievalHitRate(top_k=k)(
+            scores.flatten(), relevant.flatten(), indexes=indexes.flatten()
+        )
         assert retrieval.recall_at_k(ranks, k) == pytest.approx(hit.item())
-        recall = RetrievalRecall(top_k=k)(scores.flatten(), relevant.flatten(), indexes=indexes.flatten())
+        recall = RetrievalRecall(top_k=k)(
+            scores.flatten(), relevant.flatten(), indexes=indexes.flatten()
+        )
         assert recall.item() < hit.item()  # with several relevant items the two differ
 
 
@@ -116,7 +127,9 @@ def test_roc_curve_auc_equals_torchmetrics():
     positive = torch.rand(200, generator=g) < scores
     fpr, tpr, auc = retrieval.roc_curve(scores, positive)
     assert fpr[0] == tpr[0] == 0 and fpr[-1] == tpr[-1] == 1
-    assert auc.item() == pytest.approx(auroc(scores, positive.long(), task="binary").item(), abs=1e-6)
+    assert auc.item() == pytest.approx(
+        auroc(scores, positive.long(), task="binary").item(), abs=1e-6
+    )
 
 
 def test_exact_search_equals_faiss_flat():
@@ -143,7 +156,9 @@ def test_lsh_codes_and_hamming_distances_equal_faiss(bits):
     got_d, got_i = retrieval.lsh_search(q, db, planes, 7)
     assert np.array_equal(got_d.numpy(), want_d.astype(np.int64))
     # the indices found are at the distances reported (ties may be ordered differently)
-    hamming = (retrieval.lsh_codes(q, planes)[:, None] != retrieval.lsh_codes(db, planes)[None]).sum(-1)
+    hamming = (
+        retrieval.lsh_codes(q, planes)[:, None] != retrieval.lsh_codes(db, planes)[None]
+    ).sum(-1)
     assert torch.equal(hamming.gather(1, got_i), got_d)
 
 
@@ -151,7 +166,9 @@ def test_lsh_bit_on_the_plane_is_one_as_in_faiss():
     index = faiss.IndexLSH(8, 8, False)  # no rotation: the planes are the axes
     index.add(np.array([[0.0] * 8, [-1.0] + [0.0] * 7], dtype=np.float32))
     bits = retrieval.lsh_codes(torch.tensor([[0.0] * 8, [-1.0] + [0.0] * 7]), torch.eye(8))
-    assert np.array_equal(retrieval.pack_codes(bits).numpy().ravel(), faiss.vector_to_array(index.codes))
+    assert np.array_equal(
+        retrieval.pack_codes(bits).numpy().ravel(), faiss.vector_to_array(index.codes)
+    )
 
 
 def test_identity_images_are_deterministic_and_split():

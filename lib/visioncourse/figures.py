@@ -122,7 +122,7 @@ def siamese_and_triplet():
         _arrow(right, (1.15, y), (1.55, y))
     _box(right, 3.2, 2.3, "$d(r_a, r_p)^2$", w=1.0, h=0.5, fontsize=8)
     _box(right, 3.2, 1.1, "$d(r_a, r_n)^2$", w=1.0, h=0.5, fontsize=8)
-    for (y0, y1) in ((2.9, 2.3), (1.7, 2.3), (2.9, 1.1), (0.5, 1.1)):
+    for y0, y1 in ((2.9, 2.3), (1.7, 2.3), (2.9, 1.1), (0.5, 1.1)):
         _arrow(right, (2.35, y0), (2.7, y1))
     _box(right, 4.6, 1.7, "triplet loss\n$[m + d_{ap}^2 - d_{an}^2]_+$", w=1.15, h=0.8,
          color="#e1f2dc", fontsize=7)  # fmt: skip
@@ -147,10 +147,21 @@ def visual_semantic_embedding():
     for y in (2.3, 0.7):
         _arrow(ax, (1.2, y), (1.55, y))
         _arrow(ax, (3.05, y), (3.45, y))
-    _box(ax, 6.0, 1.5, "joint space\n$s(i, c) = f(i) \\cdot g(c)$", w=1.9, h=0.8, color="#dbe9f6", fontsize=8)
+    _box(
+        ax,
+        6.0,
+        1.5,
+        "joint space\n$s(i, c) = f(i) \\cdot g(c)$",
+        w=1.9,
+        h=0.8,
+        color="#dbe9f6",
+        fontsize=8,
+    )
     _arrow(ax, (4.55, 2.3), (5.05, 1.75))
     _arrow(ax, (4.55, 0.7), (5.05, 1.25))
-    _box(ax, 8.0, 1.5, "hinge on\nnegatives:\nsum or max", w=1.3, h=0.9, color="#e1f2dc", fontsize=8)
+    _box(
+        ax, 8.0, 1.5, "hinge on\nnegatives:\nsum or max", w=1.3, h=0.9, color="#e1f2dc", fontsize=8
+    )
     _arrow(ax, (6.95, 1.5), (7.35, 1.5))
     fig.tight_layout()
     return fig
@@ -164,7 +175,16 @@ def simclr():
     ax.set_xlim(0, 9), ax.set_ylim(0, 3), ax.axis("off")
     _box(ax, 0.6, 1.5, "image $x$", w=0.9, color="#fde9c8")
     for y, t in ((2.4, "1"), (0.6, "2")):
-        _box(ax, 2.0, y, f"view $\\tilde x_{t}$\n(crop, flip,\ncolour, grey)", w=1.3, h=0.8, color="#fde9c8", fontsize=7)
+        _box(
+            ax,
+            2.0,
+            y,
+            f"view $\\tilde x_{t}$\n(crop, flip,\ncolour, grey)",
+            w=1.3,
+            h=0.8,
+            color="#fde9c8",
+            fontsize=7,
+        )
         _arrow(ax, (1.05, 1.5 + (y - 1.5) * 0.3), (1.35, y))
         _box(ax, 3.7, y, "encoder $f$", w=1.1)
         _arrow(ax, (2.65, y), (3.15, y))
@@ -174,7 +194,18 @@ def simclr():
         _arrow(ax, (5.4, y), (6.0, y))
         _arrow(ax, (7.0, y), (7.55, 1.5 + (y - 1.5) * 0.35))
     ax.text(3.7, 1.5, "shared\nweights", ha="center", va="center", fontsize=8, style="italic")
-    ax.text(5.1, 1.5, "kept:\nthe representation", ha="center", va="center", fontsize=7, style="italic")
-    _box(ax, 8.2, 1.5, "NT-Xent:\n$z_1$ finds $z_2$\namong 2B − 1", w=1.25, h=0.9, color="#e1f2dc", fontsize=8)
+    ax.text(
+        5.1, 1.5, "kept:\nthe representation", ha="center", va="center", fontsize=7, style="italic"
+    )
+    _box(
+        ax,
+        8.2,
+        1.5,
+        "NT-Xent:\n$z_1$ finds $z_2$\namong 2B − 1",
+        w=1.25,
+        h=0.9,
+        color="#e1f2dc",
+        fontsize=8,
+    )
     fig.tight_layout()
     return fig

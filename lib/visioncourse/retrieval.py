@@ -204,7 +204,9 @@ def lsh_search(queries: Tensor, database: Tensor, planes: Tensor, k: int) -> tup
     """
     q = lsh_codes(queries, planes).float() * 2 - 1  # ±1: agreements - disagreements = q · d
     d = lsh_codes(database, planes).float() * 2 - 1
-    hamming = (planes.shape[0] - q @ d.T) / 2  # float: a Q × N long matrix would take twice the memory
+    hamming = (
+        planes.shape[0] - q @ d.T
+    ) / 2  # float: a Q × N long matrix would take twice the memory
     dist, idx = hamming.topk(k, dim=1, largest=False)
     return dist.round().long(), idx
 
