@@ -1,0 +1,84 @@
+"""Building blocks of video models: 3D convolution written as 2D convolutions over time,
+inflation of 2D kernels (I3D), the (2+1)D factorisation's width rule, and a FLOP counter.
+
+Clips are ``(N, C, T, H, W)`` tensors, the layout of ``nn.Conv3d`` and torchvision's video
+models; the shapes world's clips are ``(N, T, C, H, W)`` and need ``.transpose(1, 2)``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+def _triple(v: int | tuple[int, int, int]) -> tuple[int, int, int]:
+    return (v, v, v) if isinstance(v, int) else tuple(v)
+
+
+def conv3d(input: Tensor, weight: Tensor, bias: Tensor | None = None,
+           stride: int | tuple[int, int, int] = 1,
+           padding: int | tuple[int, int, int] = 0) -> Tensor:  # fmt: skip
+    """A 3D convolution as a sum of 2D convolutions, one per temporal tap: output frame t is
+    ``Σ_k conv2d(input frame t·s + k, weight[:, :, k])``. Equals ``F.conv3d``.
+
+    Args:
+        input (Tensor[N, C_in, T, H, W]), weight (Tensor[C_out, C_in, kT, kH, kW]),
+        bias (Tensor[C_out] or None); stride and padding as (t, h, w) or one int.
+    Returns:
+        Tensor[N, C_out, T_out, H_out, W_out].
+    """
+    st, sh, sw = _triple(stride)
+    pt, ph, pw = _triple(padding)
+    n, c, _, _, _ = input.shape
+    kt = weight.shape[2]
+    x = F.pad(input, (0, 0, 0, 0, pt, pt))  # zeros in time; H and W are padded by conv2d
+    t_out = (x.shape[2] - kt) // st + 1
+    out = None
+    for k in range(kt):  # the frames tap k sees: k, k + s, k + 2s, ...
+        frames = x[:, :, k : k + st * (t_out - 1) + 1 : st]  # (N, C, T_out, H, W)
+        flat = frames.transpose(1, 2).reshape(n * t_out, c, *frames.shape[-2:])
+        y = F.conv2d(flat, weight[:, :, k], stride=(sh, sw), padding=(ph, pw))
+        out = y if out is None else out + y
+    out = out.view(n, t_out, *out.shape[1:]).transpose(1, 2)
+    return out if bias is None else out + bias[None, :, None, None, None]
+
+
+def pad_time(clips: Tensor, amount: int) -> Tensor:
+    """Repeat the first and last frames ``amount`` times: (N, C, T, H, W) -> T + 2·amount.
+    With it, an inflated network sees a static clip exactly as its 2D original sees a frame
+    (zero padding in time would darken the edge frames)."""
+    return F.pad(clips, (0, 0, 0, 0, amount, amount), mode="replicate")
+
+
+def inflate_conv2d(conv: nn.Conv2d, time: int) -> nn.Conv3d:
+    """I3D's inflation (Carreira & Zisserman, 2017): a ``time × kH × kW`` kernel made of the 2D
+    kernel repeated ``time`` times and divided by ``time``, so that on a clip of identical
+    frames (padded with ``pad_time(x, time // 2)``) it gives the 2D output at every frame.
+    The 3D layer pads only in space; stride in time is 1."""
+    conv3 = nn.Conv3d(conv.in_channels, conv.out_channels, (time, *conv.kernel_size),
+                      stride=(1, *conv.stride), padding=(0, *conv.padding),
+                      bias=conv.bias is not None)  # fmt: skip
+    with torch.no_grad():
+        conv3.weight.copy_(conv.weight.unsqueeze(2).repeat(1, 1, time, 1, 1) / time)
+        if conv.bias is not None:
+            conv3.bias.copy_(conv.bias)
+    return conv3.to(conv.weight.device)
+
+
+def conv2plus1d_mid_channels(in_channels: int, out_channels: int, time: int = 3, size: int = 3) -> int:  # fmt: skip
+    """Tran et al. (2018)'s width of the (2+1)D block's middle layer: the largest M with a
+    spatial ``1 × size²`` conv in→M and a temporal ``time × 1 × 1`` conv M→out having no more
+    weights than the full ``time × size²`` conv (torchvision's ``midplanes``)."""
+    full = in_channels * out_channels * time * size * size
+    return full // (in_channels * size * size + time * out_channels)
+
+
+def flops(model: nn.Module, *inputs: Tensor) -> int:
+    """Floating-point operations of one forward pass, counted by ``torch.utils.flop_counter``
+    (a multiply-add counts 2)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(*inputs)
+    return counter.get_total_flops()
