@@ -4,7 +4,7 @@ the same locally, on Colab and on the course website. Each function returns its 
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
-from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
 
 
 def _box(ax, x, y, text, w=0.9, h=0.55, color="#dbe9f6", fontsize=9):
@@ -208,4 +208,341 @@ def simclr():
         fontsize=8,
     )
     fig.tight_layout()
+    return fig
+
+
+# --- detection and segmentation (chapters 02-07) --------------------------------------------
+
+
+def _grid(ax, x0, y0, cells, size, color="#999999", linewidth=0.6):
+    """A cells × cells grid of side ``size`` with its lower-left corner at (x0, y0)."""
+    step = size / cells
+    for i in range(cells + 1):
+        ax.plot([x0 + i * step] * 2, [y0, y0 + size], color=color, linewidth=linewidth)
+        ax.plot([x0, x0 + size], [y0 + i * step] * 2, color=color, linewidth=linewidth)
+
+
+def _canvas(width, height, xlim, ylim):
+    fig, ax = plt.subplots(figsize=(width, height))
+    ax.set_xlim(*xlim), ax.set_ylim(*ylim), ax.set_aspect("equal"), ax.axis("off")
+    return fig, ax
+
+
+def sliding_window_as_fcn():
+    """Sliding a window classifier over an image at stride s gives the same scores as one
+    fully convolutional pass: the FC layers become convolutions, one output cell per window."""
+    fig, ax = _canvas(9.0, 3.2, (0, 13), (0, 4.6))
+    _grid(ax, 0.3, 0.5, 8, 3.6)
+    for k, color in ((0, "#1f77b4"), (1, "#ff7f0e")):
+        ax.add_patch(Rectangle((0.3 + 0.45 * 2 * k, 0.5 + 0.45 * 2), 0.45 * 4, 0.45 * 4, fill=False,
+                               edgecolor=color, linewidth=2))  # fmt: skip
+    ax.text(2.1, 4.35, "image: a window every s pixels", ha="center", fontsize=8)
+    _box(ax, 5.3, 3.3, "crop → CNN → FC\n(once per window)", w=2.1, h=0.8, fontsize=8)
+    _box(
+        ax,
+        5.3,
+        1.2,
+        "conv layers, FC as\nconvolutions (once)",
+        w=2.1,
+        h=0.8,
+        color="#e1f2dc",
+        fontsize=8,
+    )
+    _arrow(ax, (4.0, 3.0), (4.25, 3.2))
+    _arrow(ax, (4.0, 1.6), (4.25, 1.3))
+    _grid(ax, 7.6, 1.4, 3, 1.8)
+    ax.add_patch(Rectangle((7.6, 2.6), 0.6, 0.6, color="#1f77b4", alpha=0.6))
+    ax.add_patch(Rectangle((8.2, 2.6), 0.6, 0.6, color="#ff7f0e", alpha=0.6))
+    _arrow(ax, (6.35, 3.3), (7.5, 3.0))
+    _arrow(ax, (6.35, 1.2), (7.5, 1.8))
+    ax.text(
+        8.5, 0.95, "score map: cell (i, j) =\nthe window at (i·s, j·s)", ha="center", fontsize=8
+    )
+    ax.text(11.5, 2.3, "same numbers,\nshared computation", ha="center", fontsize=9, style="italic")
+    fig.tight_layout()
+    return fig
+
+
+def rcnn_pipeline():
+    """R-CNN (Girshick et al., 2014): proposals, each warped and passed through a CNN, then a
+    classifier per class and a box regressor."""
+    fig, ax = _canvas(10.0, 2.4, (0, 12), (0, 2.6))
+    steps = [(1.0, "image", "#fde9c8"), (3.0, "~2000 region\nproposals\n(selective search)", "#dbe9f6"),
+             (5.2, "warp each\nregion to a\nfixed size", "#dbe9f6"), (7.3, "CNN features\n(one pass\nper region)", "#dbe9f6"),
+             (9.6, "classes + background\n(SVMs / softmax)\nbox regression", "#e1f2dc")]  # fmt: skip
+    for i, (x, text, color) in enumerate(steps):
+        _box(ax, x, 1.3, text, w=1.7, h=1.3, color=color, fontsize=8)
+        if i:
+            _arrow(ax, (steps[i - 1][0] + 0.85, 1.3), (x - 0.85, 1.3))
+    ax.text(
+        6.3,
+        0.15,
+        "cost: one CNN forward pass per proposal",
+        ha="center",
+        fontsize=8,
+        style="italic",
+    )
+    fig.tight_layout()
+    return fig
+
+
+def fast_and_faster_rcnn():
+    """Fast R-CNN runs the CNN once and pools each proposal from the feature map; Faster R-CNN
+    makes the proposals itself with a region proposal network on the same features."""
+    fig, axes = plt.subplots(2, 1, figsize=(10.0, 4.4))
+    for ax in axes:
+        ax.set_xlim(0, 12), ax.set_ylim(0, 2.2), ax.axis("off")
+    for ax, title, proposer in ((axes[0], "Fast R-CNN", "proposals from\nselective search"),
+                                (axes[1], "Faster R-CNN", "RPN: anchors →\nobjectness + deltas")):  # fmt: skip
+        _box(ax, 0.8, 1.2, "image", w=1.1, color="#fde9c8")
+        _box(ax, 2.6, 1.2, "CNN\n(once)", w=1.3, h=0.9)
+        _box(ax, 4.5, 1.2, "feature\nmap", w=1.1, h=0.9, color="#dbe9f6")
+        _box(
+            ax,
+            6.6,
+            1.75,
+            proposer,
+            w=2.0,
+            h=0.75,
+            color="#f6e0f0" if "RPN" in proposer else "#eeeeee",
+            fontsize=8,
+        )
+        _box(ax, 6.6, 0.55, "RoI pool / align\n(7×7 per proposal)", w=2.0, h=0.75, fontsize=8)
+        _box(ax, 9.0, 0.55, "FC layers", w=1.3)
+        _box(ax, 11.0, 0.55, "class +\nbox deltas", w=1.5, h=0.8, color="#e1f2dc", fontsize=8)
+        _arrow(ax, (1.35, 1.2), (1.95, 1.2))
+        _arrow(ax, (3.25, 1.2), (3.95, 1.2))
+        _arrow(ax, (5.05, 1.2), (5.6, 0.6))
+        _arrow(ax, (6.6, 1.37), (6.6, 0.93))
+        _arrow(ax, (7.6, 0.55), (8.35, 0.55))
+        _arrow(ax, (9.65, 0.55), (10.25, 0.55))
+        if "RPN" in proposer:
+            _arrow(ax, (5.05, 1.35), (5.6, 1.75))
+        else:
+            _arrow(ax, (1.0, 1.5), (5.6, 1.85), rad=-0.25)
+        ax.set_title(title, fontsize=10, loc="left")
+    fig.tight_layout()
+    return fig
+
+
+def roi_align_grid(bins: int = 2, samples: int = 2):
+    """RoI pooling snaps the region and its bins to the feature map's cells; RoI align keeps
+    them where they are and reads ``samples × samples`` bilinear samples per bin."""
+    fig, axes = plt.subplots(1, 2, figsize=(8.0, 3.8))
+    region = (1.3, 1.7, 4.1, 3.6)  # x1, y1, x2, y2 in feature-map cells
+    for ax, title in zip(axes, ("RoI pool: snapped to cells, max per bin",
+                                 "RoI align: exact bins, bilinear samples")):  # fmt: skip
+        ax.set_xlim(-0.2, 6.2), ax.set_ylim(-0.2, 6.2), ax.set_aspect("equal"), ax.axis("off")
+        _grid(ax, 0, 0, 6, 6)
+        ax.set_title(title, fontsize=9)
+    x1, y1, x2, y2 = region
+    snapped = (round(x1), round(y1), round(x2), round(y2))
+    axes[0].add_patch(Rectangle(snapped[:2], snapped[2] - snapped[0], snapped[3] - snapped[1],
+                                fill=False, edgecolor="#d62728", linewidth=2))  # fmt: skip
+    axes[0].add_patch(
+        Rectangle(
+            (x1, y1), x2 - x1, y2 - y1, fill=False, edgecolor="#1f77b4", linewidth=1, linestyle="--"
+        )
+    )
+    axes[1].add_patch(
+        Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, edgecolor="#1f77b4", linewidth=2)
+    )
+    w, h = (x2 - x1) / bins, (y2 - y1) / bins
+    for i in range(1, bins):
+        axes[1].plot([x1 + i * w] * 2, [y1, y2], color="#1f77b4", linewidth=1)
+        axes[1].plot([x1, x2], [y1 + i * h] * 2, color="#1f77b4", linewidth=1)
+    for bx in range(bins):
+        for by in range(bins):
+            for sx in range(samples):
+                for sy in range(samples):
+                    px = x1 + (bx + (sx + 0.5) / samples) * w
+                    py = y1 + (by + (sy + 0.5) / samples) * h
+                    axes[1].plot(px, py, "o", color="#ff7f0e", markersize=4)
+    axes[0].text(
+        3,
+        -0.15,
+        "the region (dashed) moves to whole cells (red)",
+        ha="center",
+        va="top",
+        fontsize=8,
+    )
+    axes[1].text(
+        3,
+        -0.15,
+        f"{bins}×{bins} bins, {samples}×{samples} samples each, averaged",
+        ha="center",
+        va="top",
+        fontsize=8,
+    )
+    fig.tight_layout()
+    return fig
+
+
+def anchor_grid(stride: int = 16, image: int = 96, sizes=(16, 32), ratios=(0.5, 1.0, 2.0)):
+    """Anchors: at every feature-map position (every ``stride`` pixels) the same set of boxes,
+    one per size and aspect ratio; the RPN scores each and regresses it to an object."""
+    fig, ax = _canvas(4.2, 4.2, (0, image), (0, image))
+    ax.add_patch(Rectangle((0, 0), image, image, fill=False, edgecolor="black"))
+    centres = [stride / 2 + stride * i for i in range(image // stride)]
+    for cx in centres:
+        for cy in centres:
+            ax.plot(cx, cy, ".", color="#777777", markersize=3)
+    cx = cy = centres[len(centres) // 2]
+    colors = ("#1f77b4", "#ff7f0e", "#2ca02c")
+    for size in sizes:
+        for ratio, color in zip(ratios, colors):
+            w, h = size / ratio**0.5, size * ratio**0.5  # area size², h / w = ratio
+            ax.add_patch(
+                Rectangle(
+                    (cx - w / 2, cy - h / 2), w, h, fill=False, edgecolor=color, linewidth=1.2
+                )
+            )
+    ax.set_title(
+        f"anchors every {stride} px: {len(sizes)} sizes × {len(ratios)} aspect ratios at each dot",
+        fontsize=8,
+    )
+    ax.invert_yaxis()
+    fig.tight_layout()
+    return fig
+
+
+def yolo_grid(cells: int = 7, boxes: int = 2, classes: int = 20):
+    """YOLOv1: an S × S grid; the cell that holds an object's centre predicts it, with B
+    boxes (x, y, w, h, confidence) and C class probabilities per cell."""
+    fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.8), gridspec_kw={"width_ratios": [1, 1.1]})
+    ax = axes[0]
+    ax.set_xlim(0, cells), ax.set_ylim(0, cells), ax.set_aspect("equal"), ax.axis("off")
+    _grid(ax, 0, 0, cells, cells)
+    ax.add_patch(Rectangle((1.2, 2.1), 3.1, 2.6, fill=False, edgecolor="#d62728", linewidth=2))
+    centre = (1.2 + 3.1 / 2, 2.1 + 2.6 / 2)
+    ax.plot(*centre, "o", color="#d62728")
+    ax.add_patch(Rectangle((int(centre[0]), int(centre[1])), 1, 1, color="#d62728", alpha=0.25))
+    ax.set_title("the cell holding the centre is responsible", fontsize=9)
+    ax = axes[1]
+    ax.set_xlim(0, 6), ax.set_ylim(0, 4), ax.axis("off")
+    _box(
+        ax,
+        3,
+        3.2,
+        f"output: {cells} × {cells} × ({boxes}·5 + {classes})",
+        w=4.6,
+        h=0.6,
+        color="#e1f2dc",
+    )
+    _box(
+        ax,
+        3,
+        2.1,
+        "per box: x, y (offset in the cell), √w, √h,\nconfidence = P(object) · IoU",
+        w=5.4,
+        h=0.8,
+        fontsize=8,
+    )
+    _box(ax, 3, 0.9, "per cell: P(class | object) for C classes", w=5.4, h=0.6, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def ssd_multiscale():
+    """SSD: predictions from several feature maps of decreasing resolution, each cell with its
+    own default boxes; small objects are found on the fine maps, large ones on the coarse."""
+    fig, ax = _canvas(9.0, 3.2, (0, 14), (0, 5))
+    sizes = [(8, 3.2), (4, 2.2), (2, 1.4), (1, 0.8)]
+    x = 0.5
+    for i, (cells, side) in enumerate(sizes):
+        _grid(ax, x, 2.6 - side / 2, cells, side)
+        ax.text(x + side / 2, 2.6 - side / 2 - 0.35, f"{cells}×{cells}", ha="center", fontsize=8)
+        _arrow(ax, (x + side / 2, 2.6 + side / 2 + 0.05), (x + side / 2, 4.4), color="#2ca02c")
+        if i < len(sizes) - 1:
+            _arrow(ax, (x + side + 0.1, 2.6), (x + side + 0.7, 2.6))
+        x += side + 0.8
+    ax.text(
+        x / 2,
+        4.6,
+        "a 3×3 conv head on every map: class scores + box offsets per default box",
+        ha="center",
+        fontsize=8,
+    )
+    _box(ax, 12.0, 2.6, "all boxes\n→ NMS", w=1.6, h=0.9, color="#e1f2dc")
+    _arrow(ax, (x - 0.4, 2.6), (11.15, 2.6))
+    ax.text(
+        x / 2,
+        0.3,
+        "backbone maps, finer (small objects) → coarser (large objects)",
+        ha="center",
+        fontsize=8,
+        style="italic",
+    )
+    return fig
+
+
+def fcn_and_unet():
+    """An FCN downsamples and upsamples once at the end; U-Net upsamples step by step and
+    concatenates the encoder's map of the same size at each step (the skips)."""
+    fig, axes = plt.subplots(1, 2, figsize=(10.0, 3.6))
+    for ax in axes:
+        ax.set_xlim(0, 10), ax.set_ylim(0, 5), ax.axis("off")
+    levels = [(1.0, 3.8, 1.4), (2.4, 2.8, 1.0), (3.6, 1.9, 0.7), (4.6, 1.2, 0.45)]
+    for ax, unet in zip(axes, (False, True)):
+        for i, (x, y, hgt) in enumerate(levels):
+            ax.add_patch(
+                Rectangle((x - 0.25, y - hgt / 2), 0.5, hgt, color="#dbe9f6", ec="#333333")
+            )
+            if i:
+                _arrow(ax, (levels[i - 1][0] + 0.25, levels[i - 1][1] - 0.3), (x - 0.25, y + 0.1))
+        if unet:
+            ups = [(5.6, 1.9, 0.7), (6.8, 2.8, 1.0), (8.2, 3.8, 1.4)]
+            prev = levels[-1]
+            for (x, y, hgt), skip in zip(ups, reversed(levels[:-1])):
+                ax.add_patch(
+                    Rectangle((x - 0.25, y - hgt / 2), 0.5, hgt, color="#e1f2dc", ec="#333333")
+                )
+                _arrow(ax, (prev[0] + 0.25, prev[1] + 0.1), (x - 0.25, y - 0.3))
+                _arrow(ax, (skip[0] + 0.3, skip[1]), (x - 0.3, y), color="#d62728", style="-|>")
+                prev = (x, y, hgt)
+            ax.text(
+                5,
+                4.7,
+                "U-Net: upsample step by step, concatenate the skip (red)",
+                ha="center",
+                fontsize=9,
+            )
+        else:
+            ax.add_patch(
+                Rectangle((8.2 - 0.25, 3.8 - 0.7), 0.5, 1.4, color="#e1f2dc", ec="#333333")
+            )
+            _arrow(ax, (4.85, 1.3), (7.95, 3.6))
+            ax.text(5, 4.7, "FCN: classify the coarse map, upsample once", ha="center", fontsize=9)
+        ax.text(1.0, 2.75, "image", ha="center", fontsize=8)
+        ax.text(8.2, 2.75, "per-pixel\nscores", ha="center", va="top", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def mask_rcnn():
+    """Mask R-CNN: Faster R-CNN plus a parallel branch that predicts, for each detected region,
+    a small mask per class from RoI-aligned features."""
+    fig, ax = _canvas(10.0, 2.8, (0, 12), (0, 3))
+    _box(ax, 0.8, 1.5, "image", w=1.1, color="#fde9c8")
+    _box(ax, 2.6, 1.5, "backbone\n+ RPN", w=1.4, h=0.9)
+    _box(ax, 4.9, 1.5, "RoI align\n(per proposal)", w=1.7, h=0.9)
+    _box(ax, 7.4, 2.3, "box head:\nclass + box deltas", w=2.0, h=0.8, fontsize=8)
+    _box(ax, 7.4, 0.7, "mask head: convs,\n2× up-conv", w=2.0, h=0.8, fontsize=8, color="#f6e0f0")
+    _box(ax, 10.3, 2.3, "detections", w=1.5, color="#e1f2dc")
+    _box(ax, 10.3, 0.7, "14×14 mask\nper class", w=1.5, h=0.8, color="#e1f2dc", fontsize=8)
+    _arrow(ax, (1.35, 1.5), (1.9, 1.5))
+    _arrow(ax, (3.3, 1.5), (4.05, 1.5))
+    _arrow(ax, (5.75, 1.7), (6.4, 2.2))
+    _arrow(ax, (5.75, 1.3), (6.4, 0.8))
+    _arrow(ax, (8.4, 2.3), (9.55, 2.3))
+    _arrow(ax, (8.4, 0.7), (9.55, 0.7))
+    ax.text(
+        10.3,
+        1.5,
+        "keep the mask of\nthe predicted class",
+        ha="center",
+        va="center",
+        fontsize=7,
+        style="italic",
+    )
     return fig
