@@ -305,7 +305,8 @@ test_iou_pair_far_apart(iou_pair)
 #
 # Move box B (orange) around the fixed box A (white). The lecture's examples called 0.40
 # *poor*, 0.73 *good* and 0.93 *excellent*; we draw the lines at 0.5 and 0.9. Notice how fast
-# IoU drops when B shifts: half a box width sideways already halves it.
+# IoU drops when B shifts: half a box width sideways leaves an overlap of half a box against
+# a union of one and a half, IoU 1/3 (set x = 40 with the default size to see it).
 
 # %%
 iou_fn = use_or_reference(
@@ -858,7 +859,7 @@ else:
 #   the same box geometry, so read the measured line above, not the slide.
 #
 # ## Further reading
-# - Sermanet et al. (2014), *OverFeat: Integrated Recognition, Localization and Detection
+# - Sermanet et al. (2013), *OverFeat: Integrated Recognition, Localization and Detection
 #   using Convolutional Networks* — the regression head and class-specific boxes.
 # - Girshick (2015), *Fast R-CNN* — the multitask loss and smooth-L1.
 # - Russakovsky et al. (2015), *ImageNet Large Scale Visual Recognition Challenge* — the

@@ -28,7 +28,7 @@
 # **What you will learn**
 # - how a classifier becomes a detector by looking at every window of an image, and what that
 #   costs;
-# - *convolutionalization* (Sermanet et al., 2014): rewrite the fully connected layers as
+# - *convolutionalization* (Sermanet et al., 2013): rewrite the fully connected layers as
 #   convolutions, run the whole image once, and get every window's scores at once — exactly
 #   the same numbers, many times faster;
 # - how the pooling layers set the stride at which the window slides;
@@ -38,7 +38,7 @@
 #   cascades reject most windows after a glance.
 #
 # **Lectures:** "Detection, segmentation, captioning" (Overfeat, sliding windows, greedy
-# merge, NMS), "Structured deep learning" (cascades).
+# merge, NMS), "Structured deep learning for visual localization and recognition" (cascades).
 #
 # **Run time:** about a minute in fast mode on 2 CPU cores; a few minutes in full mode on a GPU.
 
@@ -380,6 +380,13 @@ print(f"{evaluations} network evaluations over {len(SCALES)} scales: {t_naive.se
 # **Where do the windows sit?** Each 2×2 pooling halves the resolution, so one step on the
 # output map is `2 × 2 = 4` input pixels: the window slides with stride 4, set by the pooling
 # layers. Output `(i, j)` is the window whose top-left corner is at `(4i, 4j)`.
+
+# %%
+from visioncourse import figures
+
+figures.sliding_window_as_fcn()
+plt.show()
+
 
 # %% [raw]
 # # BEGIN QUESTION
@@ -736,6 +743,14 @@ def test_nms_small(nms):
         torch.tensor([1, 0, 2, 3]),
         inputs="the same boxes, iou_threshold=0.95",
         hint="nothing overlaps by more than 0.95: every box is kept, best score first",
+    )
+    # IoU exactly at the threshold: [0, 0, 4, 2] covers half of [0, 0, 4, 4] (8 / 16 = 0.5)
+    expect_equal(
+        "Exercise 2.3 (nms)",
+        nms(torch.tensor([[0.0, 0, 4, 4], [0, 0, 4, 2]]), torch.tensor([0.9, 0.8]), 0.5),
+        torch.tensor([0, 1]),
+        inputs="two boxes with IoU exactly 0.5, iou_threshold=0.5",
+        hint="remove a box only when its IoU is strictly GREATER than the threshold (> , not >=), as torchvision does",
     )
 
 
@@ -1159,7 +1174,7 @@ else:
 # - Viola & Jones (2001), *Rapid Object Detection using a Boosted Cascade of Simple Features*.
 # - Sung & Poggio (1994), *Example-based Learning for View-based Human Face Detection* —
 #   bootstrapping hard negatives.
-# - Sermanet et al. (2014), *OverFeat: Integrated Recognition, Localization and Detection
+# - Sermanet et al. (2013), *OverFeat: Integrated Recognition, Localization and Detection
 #   using Convolutional Networks* — convolutionalization, multi-scale windows, greedy merge.
 # - Long, Shelhamer & Darrell (2015), *Fully Convolutional Networks for Semantic
 #   Segmentation* — the same trick for pixels (chapter 06).

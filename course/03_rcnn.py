@@ -35,9 +35,8 @@
 # - how detectors are scored: precision/recall curves, average precision (VOC and COCO
 #   styles) and mAP.
 #
-# **Lectures:** "Detection, segmentation, captioning" (selective search, R-CNN, NMS),
-# "Vision beyond classification" (bounding-box adjustment), "Object detection models and
-# losses" (hard negative mining).
+# **Lectures:** "Detection, segmentation, captioning" (selective search, R-CNN, NMS) and
+# "Vision beyond classification" (bounding-box adjustment, hard negative mining).
 #
 # **Run time:** about a minute in fast mode on 2 CPU cores; a few minutes in full mode on a GPU.
 
@@ -247,6 +246,15 @@ def test_assign_labels_small(assign_labels):
         torch.tensor([0, 0, 1]),
         inputs="the same proposals: index of the best-overlapping box",
         hint="the second output is the argmax of the IoU matrix along dim 1",
+    )
+    # a proposal covering exactly half of a box: IoU 50 / 100 = 0.5, which VOC counts as a match
+    labels, _ = assign_labels(torch.tensor([[0.0, 0, 10, 5]]), gt_boxes, gt_labels)
+    expect_equal(
+        "Exercise 3.1 (assign_labels)",
+        labels,
+        torch.tensor([2]),
+        inputs="a proposal with IoU exactly 0.5 against box 0, iou_threshold=0.5",
+        hint="the rule is IoU >= threshold (VOC's), not >",
     )
 
 
@@ -519,6 +527,13 @@ print(f"BoxCoder{weights}: largest difference from torchvision {(ours - theirs).
 
 
 # %%
+from visioncourse import figures
+
+figures.rcnn_pipeline()
+plt.show()
+
+
+# %%
 def reference_assign(proposals, gt_boxes, gt_labels, iou_threshold=0.5):
     labels, _, _ = detection.label_proposals(proposals, gt_boxes, gt_labels, iou_threshold)
     return labels, vboxes.box_iou(proposals, gt_boxes).argmax(1)
@@ -567,6 +582,36 @@ for ax, i in zip(axes, show.tolist()):
     ax.set_title(scene.classes[regions["labels"][i]], fontsize=7)
     ax.axis("off")
 plt.show()
+
+# %% [markdown]
+# **Play with the labelling rule.** Each proposal of a held-out scene, coloured by the label
+# your `assign_labels` gives it: a class (green) when its best IoU with a true box (white)
+# reaches the threshold, background (grey) otherwise. Lower the threshold and loosely placed
+# boxes become "objects"; raise it and only snug ones do. The count of positives is what
+# the 1-in-4 sampling above has to draw from.
+
+
+# %%
+import ipywidgets as widgets
+
+
+def show_labelling(image=0, iou_threshold=0.5, proposals=60):
+    props = test_proposals[image][:proposals]
+    gt_boxes, gt_labels = truth(test, image)
+    labels, _ = assign_fn(props, gt_boxes, gt_labels, iou_threshold)
+    fig, ax = plt.subplots(figsize=(3.6, 3.6))
+    ax.imshow(to_numpy_image(test.images[image]), interpolation="nearest")
+    draw_boxes(ax, props[labels == 0], color="grey", linewidth=0.5)
+    draw_boxes(ax, props[labels > 0], color="lime", linewidth=1.0)
+    draw_boxes(ax, gt_boxes, color="white", linewidth=1.5)
+    ax.set_title(f"{int((labels > 0).sum())} of {len(props)} proposals are objects at IoU ≥ {iou_threshold:.2f}", fontsize=8)
+    ax.axis("off")
+    plt.show()
+
+
+_ = widgets.interact(show_labelling, image=widgets.IntSlider(0, 0, len(test_proposals) - 1),
+                     iou_threshold=widgets.FloatSlider(0.5, min=0.1, max=0.9, step=0.05),
+                     proposals=widgets.IntSlider(60, 5, 300, step=5))
 
 
 # %%
@@ -887,6 +932,15 @@ def test_voc_ap_by_hand(voc_ap):
         1 / 3 + 2 / 9,
         inputs="precision [1, .5, .667], recall [.333, .333, .667]",
         hint="envelope: 1 up to recall 1/3, then 2/3 up to 2/3, then 0: 1/3 * 1 + 1/3 * 2/3",
+    )
+    # hit, miss, hit, hit with 3 objects: the precision at recall 2/3 (0.667) is lower than
+    # the 0.75 reached later, so the envelope lifts it: 1/3 * 1 + 1/3 * 0.75 + 1/3 * 0.75
+    expect_close(
+        "Exercise 3.5 (voc_ap)",
+        voc_ap(torch.tensor([1.0, 0.5, 2 / 3, 0.75]), torch.tensor([1 / 3, 1 / 3, 2 / 3, 1.0])),
+        (1 + 0.75 + 0.75) / 3,
+        inputs="precision [1, .5, .667, .75], recall [.333, .333, .667, 1]",
+        hint="make precision non-increasing from the right (the envelope) before summing: without it you get 0.806",
     )
 
 

@@ -38,8 +38,8 @@
 #   object size;
 # - the lecture's speed table, measured on our scenes.
 #
-# **Lectures:** "Detection, segmentation, captioning" (Fast and Faster R-CNN) and "Object
-# detection models and losses" (anchors, proposals).
+# **Lectures:** "Detection, segmentation, captioning" (Fast and Faster R-CNN) and "Vision
+# beyond classification" (anchors, proposals).
 #
 # **Run time:** about 80 seconds in fast mode on 2 CPU cores; a few minutes in full mode on a
 # GPU.
@@ -308,6 +308,13 @@ plt.show()
 # Measured on our objects' boxes: how far does rounding move each box edge?
 
 # %%
+from visioncourse import figures
+
+figures.roi_align_grid()
+plt.show()
+
+
+# %%
 all_boxes = torch.cat([t["boxes"] for t in test_targets])
 for stride in (4, 16):
     cells = torch.floor(all_boxes / stride + 0.5)
@@ -374,6 +381,11 @@ for name, op in (("visioncourse (separable)", detection.roi_align), ("torchvisio
 #
 # Training samples `rois_per_image` regions per image from the proposals plus the true boxes,
 # a quarter of them positives (IoU ≥ 0.5 with an object), as in the Fast R-CNN paper.
+
+# %%
+figures.fast_and_faster_rcnn()
+plt.show()
+
 
 # %%
 STRIDE, POOL = 4, 5
@@ -677,6 +689,11 @@ for name, h, dets in (("R-CNN", rcnn_history, rcnn_detections), ("Fast R-CNN", f
 # ratios = 9). For each anchor a small **region proposal network** (RPN) predicts an
 # objectness score and four deltas that move the anchor onto an object. Position, size and
 # shape of the box space are discretised; regression refines them.
+
+# %%
+figures.anchor_grid()
+plt.show()
+
 
 # %% [raw]
 # # BEGIN QUESTION

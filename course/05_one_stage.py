@@ -36,8 +36,8 @@
 #   thousand to one;
 # - the speed/accuracy trade-off against chapter 04's Faster R-CNN, measured.
 #
-# **Lectures:** "Detection, segmentation, captioning" (YOLO, YOLOv2) and "Object detection
-# models and losses" (one-stage detectors, RetinaNet, focal loss).
+# **Lectures:** "Detection, segmentation, captioning" (YOLO, YOLOv2) and "Vision beyond
+# classification" (one-stage detectors, RetinaNet, focal loss).
 #
 # **Run time:** about 80 seconds in fast mode on 2 CPU cores; a few minutes in full mode on a
 # GPU (larger batches of scenes drawn on the GPU, mixed precision).
@@ -123,6 +123,13 @@ S
 # only report `B` objects, so crowds of small objects are YOLO's weak spot.
 
 # %%
+from visioncourse import figures
+
+figures.yolo_grid()
+plt.show()
+
+
+# %%
 scene = ShapesConfig(image_size=64, min_objects=2, max_objects=4, min_size=0.18, max_size=0.45,
                      background="noise", clutter=4)  # as chapters 03 and 04
 NUM_CLASSES, IMAGE = scene.num_shapes, scene.image_size
@@ -200,6 +207,18 @@ def test_yolo_target_small(yolo_target):
         expected,
         inputs="64 px image, 8x8 grid, one class-2 box (10, 20, 30, 36): centre (20, 28)",
         hint="the centre is in column 2, row 3 (index [3, 2]); offsets 0.5; sqrt of 20/64 and 16/64",
+    )
+    # two centres in one cell: a small class-1 box listed first, then a larger class-3 box;
+    # both centres (20, 28) and (22, 26) are in cell [3, 2], which the larger box must own
+    t = yolo_target(torch.tensor([[16.0, 24, 24, 32], [12, 18, 32, 34]]), torch.tensor([1, 3]), 8, 3, 64)
+    expected = torch.zeros(8, 8, 8)
+    expected[3, 2] = torch.tensor([1.0, 0.75, 0.25, math.sqrt(20 / 64), math.sqrt(16 / 64), 0, 0, 1])
+    expect_close(
+        "Exercise 5.1 (yolo_target)",
+        t,
+        expected,
+        inputs="two boxes whose centres share cell [3, 2]: (16, 24, 24, 32) class 1, then (12, 18, 32, 34) class 3",
+        hint="one object per cell: the larger box owns it, and its class must not be mixed with the other's",
     )
 
 
@@ -474,16 +493,101 @@ print(f"trained in {history.seconds:.1f} s: {history.images_per_second:.0f} trai
 # `p_k · c`, an estimate of "an object of class k is here, and this box fits it". Boxes below
 # a small threshold are dropped and non-maximum suppression runs per class (several cells,
 # and both boxes of a cell, often claim the same object).
-# `visioncourse.onestage.yolo_decode` does exactly that.
+# `visioncourse.onestage.yolo_decode` does exactly that — with your boxes from the grid.
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex5_5
+# points: 2
+
+# %% [markdown]
+# **Exercise 5.5 — from grid cells to boxes.** Complete `yolo_cells_to_boxes(cells,
+# image_size)`: `cells (Tensor[n, S, S, B, 4])` holds, for the B boxes of cell `[row, col]`,
+# the network's `[x, y, √w, √h]` — the centre's offset inside the cell (in cells, as in the
+# targets of exercise 5.1) and the square roots of width and height as fractions of the
+# image. Return `Tensor[n, S, S, B, 4]`: the boxes in pixels, xyxy. The centre is
+# `(col + x) / S · image_size` across and `(row + y) / S · image_size` down; a network can
+# output a negative `√w`: clamp the roots at 0 before squaring. No Python loops over cells.
+
+# %% [raw]
+# # BEGIN SOLUTION
 
 
 # %%
+def yolo_cells_to_boxes(cells, image_size):
+    # BEGIN SOLUTION
+    grid = cells.shape[1]
+    i = torch.arange(grid, dtype=cells.dtype, device=cells.device)
+    row, col = torch.meshgrid(i, i, indexing="ij")
+    corner = torch.stack((col, row), -1)[:, :, None, :]  # (S, S, 1, 2) as (x, y)
+    centre = (cells[..., :2] + corner) / grid
+    half = cells[..., 2:4].clamp(min=0) ** 2 / 2
+    return torch.cat((centre - half, centre + half), -1) * image_size
+    # END SOLUTION
+
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+
+# %%
+def test_yolo_cells_to_boxes_by_hand(yolo_cells_to_boxes):
+    import torch
+
+    from visioncourse.exercises import expect_close
+
+    # a 2x2 grid on a 64 px image, one box per cell; cell [row 1, col 0] holds x = y = 0.5,
+    # sqrt(w) = 0.5, sqrt(h) = 0.25: centre (16, 48), width 64/4 = 16, height 64/16 = 4
+    cells = torch.zeros(1, 2, 2, 1, 4)
+    cells[0, 1, 0, 0] = torch.tensor([0.5, 0.5, 0.5, 0.25])
+    boxes = yolo_cells_to_boxes(cells, 64)
+    expect_close("Exercise 5.5 (yolo_cells_to_boxes)", boxes[0, 1, 0, 0], [8.0, 46.0, 24.0, 50.0], atol=1e-5,
+                 inputs="64 px, 2x2 grid, cell [row 1, col 0] = [0.5, 0.5, 0.5, 0.25]",
+                 hint="x runs along columns, y along rows: centre = ((col + x) / S, (row + y) / S) * image_size; square the roots")
+    expect_close("Exercise 5.5 (yolo_cells_to_boxes)", boxes[0, 0, 1, 0], [32.0, 0.0, 32.0, 0.0], atol=1e-5,
+                 inputs="cell [row 0, col 1] with all zeros", hint="a zero box sits at its cell's top-left corner")
+
+
+test_yolo_cells_to_boxes_by_hand(yolo_cells_to_boxes)
+
+
+# %%
+# HIDDEN
+def test_yolo_cells_to_boxes_matches_reference(yolo_cells_to_boxes):
+    import torch
+
+    from visioncourse.exercises import expect_close
+    from visioncourse.onestage import yolo_boxes
+
+    g = torch.Generator().manual_seed(3)
+    cells = torch.rand(3, 5, 5, 2, 4, generator=g) * 1.2 - 0.1  # some negative roots
+    expect_close("Exercise 5.5 (yolo_cells_to_boxes)", yolo_cells_to_boxes(cells, 80), yolo_boxes(cells, 80), atol=1e-4,
+                 inputs="3 images, 5x5 grid, 2 boxes per cell, values in [-0.1, 1.1]",
+                 hint="clamp negative roots at 0 before squaring; works for any n, S and B")
+
+
+test_yolo_cells_to_boxes_matches_reference(yolo_cells_to_boxes)
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
+# %%
+cells_fn = use_or_reference("Exercise 5.5", "yolo_cells_to_boxes", onestage.yolo_boxes,
+                            torch.tensor([[[[[0.5, 0.5, 0.5, 0.25]]], [[[0.2, 0.9, 0.3, 0.7]]]]]).expand(1, 2, 2, 1, 4).contiguous(), 64)
+
+
 @torch.no_grad()
 def detect_yolo(model, images, chunk=100):
     model.eval()
     out = []
     for i in range(0, len(images), chunk):
-        dets = onestage.yolo_decode(model(images[i : i + chunk]).float(), BOXES, images.shape[-1])
+        dets = onestage.yolo_decode(model(images[i : i + chunk]).float(), BOXES, images.shape[-1], boxes_fn=cells_fn)
         out += [{k: v.cpu() for k, v in d.items()} for d in dets]
     return out
 
@@ -720,6 +824,11 @@ for size, batch in scaled_tests.items():
 # positive when its IoU with the object is ≥ 0.5 (or it is the object's best), background
 # below 0.4, ignored in between. Each class has its own sigmoid output (background is "all
 # classes off"), as in RetinaNet.
+
+# %%
+figures.ssd_multiscale()
+plt.show()
+
 
 # %%
 dense_scene = ShapesConfig(image_size=144, min_objects=1, max_objects=1, min_size=0.0625,

@@ -38,9 +38,9 @@
 #   the Dice loss.
 #
 # **Lectures:** "Detection, segmentation, captioning" (sliding window, fully convolutional
-# networks, unpooling, transposed convolution), "Convolutional networks for dense prediction"
-# (upsampling, deconvolution, U-Net) and "Object detection models and losses" (semantic
-# segmentation, metrics).
+# networks, unpooling, transposed convolution), "Vision beyond classification" (dense
+# prediction, upsampling, deconvolution, U-Net, metrics) and "Deep Learning, Episode 7:
+# Advanced computer vision" (U-Net).
 #
 # **Run time:** about 80 seconds in fast mode on 2 CPU cores; a few minutes in full mode on a
 # GPU.
@@ -614,6 +614,13 @@ plt.show()
 
 
 # %%
+from visioncourse import figures
+
+figures.fcn_and_unet()
+plt.show()
+
+
+# %%
 def conv_block(cin, cout):
     return nn.Sequential(
         nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(),
@@ -890,7 +897,9 @@ print(f"input {tuple(test.images[:2].shape)} -> out {tuple(out['out'].shape)}; "
 # `dice_c = (2 Σ p·y + ε) / (Σ p + Σ y + ε)`, summed over all pixels of the batch,
 #
 # and the loss is `1 − mean_c dice_c`. The `ε` (1 here) keeps a class missing from the batch
-# from dividing by zero.
+# from dividing by zero. This is a common variant, not Milletari et al.'s exact form: their
+# V-Net loss squares the terms of the denominator, `Σ p² + Σ y²`. Both equal the Dice score
+# when the prediction is exactly one-hot; they differ in how they weigh uncertain pixels.
 
 # %% [raw]
 # # BEGIN QUESTION

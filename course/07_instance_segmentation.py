@@ -35,7 +35,7 @@
 # - **mask AP**: COCO's average precision with mask IoU instead of box IoU.
 #
 # **Lectures:** "Detection, segmentation, captioning" (semantic vs instance segmentation,
-# Mask R-CNN) and "Object detection models and losses" (instance segmentation).
+# Mask R-CNN) and "Vision beyond classification" (instance segmentation).
 #
 # **Run time:** about 50 seconds in fast mode on 2 CPU cores; a few minutes in full mode on a
 # GPU.
@@ -318,6 +318,13 @@ for name, batch in (("apart", test_apart), ("crowded", test)):
 # region's box**: RoI align on the binary mask image gives a `14 × 14` grid of values in
 # `[0, 1]`, fractional along the object's outline.
 
+# %%
+from visioncourse import figures
+
+figures.mask_rcnn()
+plt.show()
+
+
 # %% [raw]
 # # BEGIN QUESTION
 # name: ex7_2
@@ -517,9 +524,13 @@ test_mask_loss_matches_torchvision(mask_loss)
 # # END QUESTION
 
 # %% [markdown]
-# torchvision's `RoIHeads` computes the same targets and loss (`project_masks_on_boxes`,
-# `maskrcnn_loss`; the hidden tests compare against them), so attaching our head to the
-# detector is enough to train the mask branch with the other four losses. The head: two 3×3
+# Who computes what in the training below: the **head** is ours (next cell); the **targets
+# and the loss** are torchvision's — once a mask head is attached, `RoIHeads` itself calls
+# `project_masks_on_boxes` and `maskrcnn_loss` on the sampled positive proposals and adds the
+# mask loss to the other four. Your `mask_targets` and `mask_loss` compute the same two things
+# (the hidden tests compare them with these functions), and after training they are run on
+# the trained head against torchvision's, to show that they agree; they do not drive the
+# training. The head: two 3×3
 # convolutions on the 7×7 RoI-aligned features, a 2× transposed convolution (kernel 2,
 # stride 2: no overlap, so no checkerboard) to 14×14, and a 1×1 convolution to `K + 1`
 # channels of mask logits.

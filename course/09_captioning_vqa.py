@@ -40,8 +40,8 @@
 #   see only the question or only the image.
 #
 # **Lectures:** "Detection, segmentation, captioning" (image captioning: CNN + language-generating
-# RNN) and "Vision beyond classification" (captioning, attention, question answering). It
-# builds on chapter 08's LSTM.
+# RNN, attention, question answering) and "Deep Learning, Episode 7: Advanced computer vision"
+# (image description and captioning). It builds on chapter 08's LSTM.
 #
 # **Run time:** about 80 seconds in fast mode on 2 CPU cores; a few minutes in full mode on a
 # GPU.

@@ -40,10 +40,10 @@
 # - **self-supervised** embeddings: SimCLR's augmentations and its NT-Xent loss, judged by a
 #   linear probe.
 #
-# **Lectures:** "Vision beyond classification" (metric learning, pairwise hinge loss, hard
-# negatives, image search with locality-sensitive hashing), "Advanced models for computer
-# vision" (contrastive and triplet losses, SimCLR's augmentations) and the VSE++ paper talk of
-# the research-topics lecture. It uses chapter 08's recurrent networks and chapter 09's
+# **Lectures:** "Deep Learning, Episode 7: Advanced computer vision" (metric learning,
+# pairwise hinge loss, hard negatives, image search with locality-sensitive hashing),
+# "Vision beyond classification" (contrastive and triplet losses, SimCLR's augmentations) and
+# the VSE++ paper talk of the research-topics lecture. It uses chapter 08's recurrent networks and chapter 09's
 # grounded captions.
 #
 # **Run time:** about 80 seconds in fast mode on 2 CPU cores; a few minutes in full mode on a

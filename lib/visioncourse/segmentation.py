@@ -8,7 +8,8 @@ from torch import Tensor
 
 
 def dice_loss(logits: Tensor, target: Tensor, eps: float = 1.0) -> Tensor:
-    """Soft Dice loss (Milletari et al., 2016), averaged over classes.
+    """Soft Dice loss, averaged over classes: the common variant with plain sums in the
+    denominator (Milletari et al., 2016, square them: ``sum(p²) + sum(y²)``).
 
     Args:
         logits (Tensor[N, C, H, W]): class scores.
