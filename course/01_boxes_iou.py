@@ -306,7 +306,7 @@ test_iou_pair_far_apart(iou_pair)
 # Move box B (orange) around the fixed box A (white). The lecture's examples called 0.40
 # *poor*, 0.73 *good* and 0.93 *excellent*; we draw the lines at 0.5 and 0.9. Notice how fast
 # IoU drops when B shifts: half a box width sideways leaves an overlap of half a box against
-# a union of one and a half, IoU 1/3 (set x = 40 with the default size to see it).
+# a union of one and a half, IoU 1/3 (set x = 40 and y = 20 to see it).
 
 # %%
 iou_fn = use_or_reference(
