@@ -228,14 +228,46 @@ def run_killable(command: list[str], timeout: float) -> tuple[bool, str]:
             return False, ""
 
 
-def grade_notebook(notebook: Path, zip_path: Path, timeout: float) -> tuple[dict[str, float], str]:
-    """Scores per exercise and a feedback text for one submitted notebook. Never raises."""
+MAX_NOTEBOOK_BYTES = 50 * 2**20  # a chapter with outputs is a few MB
+
+
+def refuse_reason(notebook: Path) -> str | None:
+    """Why a submitted path is not read at all: a link (to /dev/zero, to another student's
+    file, ...), anything but a regular file, or a file over ``MAX_NOTEBOOK_BYTES``."""
+    if notebook.is_symlink():
+        return "a link, not a file: not read"
+    if not notebook.is_file():
+        return "not a regular file: not read"
+    size = notebook.stat().st_size
+    if size > MAX_NOTEBOOK_BYTES:
+        return (
+            f"{size / 2**20:.0f} MB, over the {MAX_NOTEBOOK_BYTES / 2**20:.0f} MB limit: not read"
+        )
+    return None
+
+
+def clamp_scores(scores: dict[str, float], points: dict[str, float]) -> dict[str, float]:
+    """Scores an autograder reported, trusted only as far as the master allows: exercises the
+    chapter does not have are dropped, and each score is clamped to [0, its points]."""
+    return {q: min(max(float(s), 0.0), points[q]) for q, s in scores.items() if q in points}
+
+
+def grade_notebook(notebook: Path, zip_path: Path, timeout: float) -> tuple[dict[str, float], str, str | None]:  # fmt: skip
+    """Scores per exercise, a feedback text and, where a person should look, why (else None)
+    for one submitted notebook. Never raises."""
     import nbformat
 
+    refused = refuse_reason(notebook)
+    if refused:
+        return {}, f"{refused}; scored 0 until reviewed", refused
     try:
         nbformat.validate(nbformat.read(notebook, as_version=4))
     except Exception as err:  # not JSON, not a notebook, or a broken one
-        return {}, f"not a valid Jupyter notebook ({type(err).__name__}); scored 0"
+        return (
+            {},
+            f"not a valid Jupyter notebook ({type(err).__name__}); scored 0",
+            "not a valid notebook",
+        )
     for _ in range(2):  # a timeout gets one more try: the hang may be the machine's, not the code's
         with tempfile.TemporaryDirectory() as out:
             otter_run = [sys.executable, "-m", "otter", "run", "-a", str(zip_path), "-o", out]
@@ -248,13 +280,22 @@ def grade_notebook(notebook: Path, zip_path: Path, timeout: float) -> tuple[dict
                 break
             if finished:
                 tail = "\n  ".join(output.strip().splitlines()[-3:])
-                return {}, f"the autograder could not run this notebook; scored 0\n  {tail}"
+                why = "the autograder could not run it"
+                return {}, f"{why}; scored 0 until reviewed\n  {tail}", why
     else:
-        return {}, f"did not finish within {timeout:.0f} s, twice (an endless loop?); scored 0"
-    scores = {t["name"]: float(t["score"]) for t in tests if "score" in t}
-    text = "\n\n".join(f"[{t['name']}] {t.get('score', '')}/{t.get('max_score', '')}\n{t.get('output', '')}"
-                       for t in tests if "score" in t)  # fmt: skip
-    return scores, text
+        why = f"did not finish within {timeout:.0f} s, twice"
+        return {}, f"{why} (an endless loop, or a hung run); scored 0 until reviewed", why
+    points = exercise_points(zip_path)
+    scores = clamp_scores({t["name"]: t["score"] for t in tests if "score" in t}, points)
+    text = "\n\n".join(f"[{t['name']}] {scores.get(t['name'], 0):g}/{points.get(t['name'], 0):g}\n{t.get('output', '')}"
+                       for t in tests if t.get("name") in points)  # fmt: skip
+    if not scores:  # otter ran but reported nothing we know: never a silent 0
+        return (
+            {},
+            "the run reported no scored exercise; scored 0 until reviewed",
+            "no scored exercise",
+        )
+    return scores, text, None
 
 
 def student_folders(submissions: Path) -> list[Path]:
@@ -310,28 +351,39 @@ def grade(submissions: Path, timeout: float = 300.0) -> Path:
         print(f"warning: not graded, not in a student folder: {', '.join(loose)}")
     for student in students:
         row, notes = {"student": student.name}, [f"Feedback for {student.name}"]
+        review = []
         for chapter in chapters:
             notebook = student / f"{chapter}.ipynb"
-            if not notebook.exists():
-                scores, text = {}, "not submitted"
+            if not (notebook.exists() or notebook.is_symlink()):
+                scores, text, why = {}, "not submitted", None
             else:
-                scores, text = grade_notebook(notebook, AUTOGRADERS / f"{chapter}.zip", timeout)
+                scores, text, why = grade_notebook(
+                    notebook, AUTOGRADERS / f"{chapter}.zip", timeout
+                )
+            if why:
+                review.append(f"{chapter}: {why}")
             notes.append(f"\n=== {chapter} ===\n{text}")
             for c, q, _ in columns:
                 if c == chapter:
                     row[f"{c}/{q}"] = scores.get(q, 0.0)
             print(f"{student.name:20s} {chapter}: {sum(scores.values()):g} points")
         row["total"] = sum(v for k, v in row.items() if "/" in k)
+        row["review"] = "; ".join(review)
+        if review:
+            notes.insert(1, "FOR REVIEW: " + "; ".join(review))
         rows.append(row)
         (feedback_dir / f"{student.name}.txt").write_text("\n".join(notes) + "\n")
     gradebook = submissions / "gradebook.csv"
-    fields = ["student"] + [f"{c}/{q}" for c, q, _ in columns] + ["total"]
+    fields = ["student"] + [f"{c}/{q}" for c, q, _ in columns] + ["total", "review"]
     with gradebook.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         writer.writerow({"student": "max points", **{f"{c}/{q}": p for c, q, p in columns},
                          "total": sum(p for *_, p in columns)})  # fmt: skip
         writer.writerows(rows)
+    flagged = [r["student"] for r in rows if r["review"]]
+    if flagged:
+        print(f"for review (see the review column): {', '.join(flagged)}")
     print(f"wrote {gradebook} and {len(rows)} feedback files in {feedback_dir}")
     return gradebook
 
