@@ -9,6 +9,7 @@ STAMP  := $(VENV)/.installed
 MASTERS := $(wildcard course/[0-9][0-9]_*.py)
 SUBMISSIONS ?= submissions
 TIMEOUT ?= 300
+JOBS ?= 1
 
 .PHONY: install lab test lint unit notebooks browser site student check-student grade bench data clean
 
@@ -66,7 +67,7 @@ check-student: install
 	$(PY) tools/course.py check
 
 grade: install
-	$(PY) tools/course.py grade $(SUBMISSIONS) --timeout $(TIMEOUT)
+	$(PY) tools/course.py grade $(SUBMISSIONS) --timeout $(TIMEOUT) --jobs $(JOBS)
 
 bench: install
 	$(PY) -m visioncourse.data.bench

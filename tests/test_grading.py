@@ -101,3 +101,36 @@ def test_an_endless_loop_costs_only_its_notebook(tmp_path):
     book = read_gradebook(tmp_path)
     assert float(book["eve"]["total"]) == 0 and float(book["fay"]["total"]) == 0
     assert "did not finish within 20 s, twice" in (tmp_path / "feedback" / "eve.txt").read_text()
+
+
+def test_grading_in_parallel_gives_the_same_gradebook(tmp_path):
+    """JOBS=2 and JOBS=1 agree on four honest submissions of chapter 00, and both write the
+    class summary (CSV and picture)."""
+    ch0 = "00_shapes_world"
+    body = "    return F.one_hot(labels, num_classes + 1)[..., 1:].sum(dim=1)"
+    books = []
+    for jobs in (1, 2):
+        folder = tmp_path / f"jobs{jobs}"
+        for name in ("ada", "bo", "cy", "di"):
+            (folder / name).mkdir(parents=True)
+        solution_notebook(ch0, folder / "ada" / f"{ch0}.ipynb")
+        (folder / "bo" / f"{ch0}.ipynb").write_text(
+            json.dumps(fill_in(student_notebook(ch0), "objects_per_class", body))
+        )
+        (folder / "cy" / f"{ch0}.ipynb").write_text(
+            json.dumps(student_notebook(ch0))
+        )  # nothing done
+        solution_notebook(ch0, folder / "di" / f"{ch0}.ipynb")
+        subprocess.run(
+            TOOL + ["grade", str(folder), "--timeout", "300", "--jobs", str(jobs)], check=True
+        )
+        books.append((folder / "gradebook.csv").read_text())
+        assert (folder / "summary.png").stat().st_size > 0
+        summary = list(csv.DictReader((folder / "summary.csv").open()))
+        assert any(
+            row["exercise"] == f"{ch0}/ex0_3" and float(row["full marks"]) == 3 for row in summary
+        )
+    assert books[0] == books[1]
+    book = read_gradebook(tmp_path / "jobs2")
+    assert float(book["ada"]["total"]) == float(book["di"]["total"]) == 4
+    assert float(book["bo"]["total"]) == 1 and float(book["cy"]["total"]) == 0

@@ -328,8 +328,48 @@ def check_layout(submissions: Path, chapters: list[str]) -> str | None:
     return None
 
 
-def grade(submissions: Path, timeout: float = 300.0) -> Path:
-    """Grade every student folder in ``submissions``; write gradebook.csv and feedback files."""
+def write_summary(rows: list[dict], columns: list[tuple[str, str, float]], folder: Path) -> None:
+    """The class at a glance: summary.csv (per exercise: mean, full marks, zeros) and
+    summary.png (mean share of the points per exercise, and the totals)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    stats = []
+    for c, q, p in columns:
+        got = [float(r[f"{c}/{q}"]) for r in rows]
+        stats.append({"exercise": f"{c}/{q}", "points": p, "mean": sum(got) / max(len(got), 1),
+                      "full marks": sum(g >= p for g in got), "zero": sum(g == 0 for g in got)})  # fmt: skip
+    with (folder / "summary.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(stats[0]) if stats else ["exercise"])
+        writer.writeheader()
+        writer.writerows(stats)
+    fig, (left, right) = plt.subplots(
+        1, 2, figsize=(12, 0.25 * len(stats) + 2), gridspec_kw={"width_ratios": [2, 1]}
+    )
+    names = [s["exercise"] for s in stats]
+    left.barh(names, [s["mean"] / s["points"] for s in stats], color="#4c72b0")
+    left.set_xlim(0, 1), left.invert_yaxis(), left.tick_params(labelsize=6)
+    left.set_xlabel("mean share of the points"), left.set_title(f"{len(rows)} students", fontsize=9)
+    right.hist([float(r["total"]) for r in rows], bins=10, color="#55a868")
+    right.set_xlabel("total points"), right.set_ylabel("students")
+    flagged = [r["student"] for r in rows if r["review"]]
+    shown = ", ".join(flagged[:6]) + (" …" if len(flagged) > 6 else "") if flagged else "none"
+    right.set_title(f"for review: {shown}", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(folder / "summary.png", dpi=100)
+    plt.close(fig)
+
+
+def grade(submissions: Path, timeout: float = 300.0, jobs: int = 1) -> Path:
+    """Grade every student folder in ``submissions``; write gradebook.csv, feedback files and
+    a summary. ``jobs`` notebooks are graded at once (each in its own otter process); the
+    gradebook does not depend on it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if jobs < 1:
+        raise SystemExit(f"--jobs must be at least 1; got {jobs}")
     chapters = [m.stem for m in masters()]
     layout_error = check_layout(submissions, chapters)
     if layout_error:
@@ -349,17 +389,22 @@ def grade(submissions: Path, timeout: float = 300.0) -> Path:
     loose = sorted(p.name for p in submissions.glob("*.ipynb"))
     if loose:
         print(f"warning: not graded, not in a student folder: {', '.join(loose)}")
+
+    def one(task):
+        student, chapter = task
+        notebook = student / f"{chapter}.ipynb"
+        if not (notebook.exists() or notebook.is_symlink()):
+            return {}, "not submitted", None
+        return grade_notebook(notebook, AUTOGRADERS / f"{chapter}.zip", timeout)
+
+    tasks = [(student, chapter) for student in students for chapter in chapters]
+    with ThreadPoolExecutor(max_workers=jobs) as pool:  # threads: the work is in otter's processes
+        results = dict(zip(tasks, pool.map(one, tasks)))
     for student in students:
         row, notes = {"student": student.name}, [f"Feedback for {student.name}"]
         review = []
         for chapter in chapters:
-            notebook = student / f"{chapter}.ipynb"
-            if not (notebook.exists() or notebook.is_symlink()):
-                scores, text, why = {}, "not submitted", None
-            else:
-                scores, text, why = grade_notebook(
-                    notebook, AUTOGRADERS / f"{chapter}.zip", timeout
-                )
+            scores, text, why = results[student, chapter]
             if why:
                 review.append(f"{chapter}: {why}")
             notes.append(f"\n=== {chapter} ===\n{text}")
@@ -381,10 +426,13 @@ def grade(submissions: Path, timeout: float = 300.0) -> Path:
         writer.writerow({"student": "max points", **{f"{c}/{q}": p for c, q, p in columns},
                          "total": sum(p for *_, p in columns)})  # fmt: skip
         writer.writerows(rows)
+    write_summary(rows, columns, submissions)
     flagged = [r["student"] for r in rows if r["review"]]
     if flagged:
         print(f"for review (see the review column): {', '.join(flagged)}")
-    print(f"wrote {gradebook} and {len(rows)} feedback files in {feedback_dir}")
+    print(
+        f"wrote {gradebook}, summary.csv, summary.png and {len(rows)} feedback files in {feedback_dir}"
+    )
     return gradebook
 
 
@@ -398,6 +446,7 @@ def main(argv: list[str] | None = None) -> None:
     g = sub.add_parser("grade", help="grade a folder of student folders")
     g.add_argument("submissions", type=Path)
     g.add_argument("--timeout", type=float, default=300.0, help="seconds per notebook")
+    g.add_argument("--jobs", type=int, default=1, help="notebooks graded at once")
     args = parser.parse_args(argv)
     if args.command == "student":
         build_students()
@@ -406,7 +455,7 @@ def main(argv: list[str] | None = None) -> None:
         print("\n".join(problems) or "student notebooks are current and leak no solution")
         raise SystemExit(1 if problems else 0)
     else:
-        grade(args.submissions, args.timeout)
+        grade(args.submissions, args.timeout, args.jobs)
 
 
 if __name__ == "__main__":
