@@ -252,9 +252,11 @@ def clamp_scores(scores: dict[str, float], points: dict[str, float]) -> dict[str
     return {q: min(max(float(s), 0.0), points[q]) for q, s in scores.items() if q in points}
 
 
-def grade_notebook(notebook: Path, zip_path: Path, timeout: float) -> tuple[dict[str, float], str, str | None]:  # fmt: skip
+def grade_notebook(notebook: Path, zip_path: Path, timeout: float,
+                   points: dict[str, float] | None = None) -> tuple[dict[str, float], str, str | None]:  # fmt: skip
     """Scores per exercise, a feedback text and, where a person should look, why (else None)
-    for one submitted notebook. Never raises."""
+    for one submitted notebook. ``points``: the autograder's exercise points, if already
+    read. Never raises."""
     import nbformat
 
     refused = refuse_reason(notebook)
@@ -285,7 +287,7 @@ def grade_notebook(notebook: Path, zip_path: Path, timeout: float) -> tuple[dict
     else:
         why = f"did not finish within {timeout:.0f} s, twice"
         return {}, f"{why} (an endless loop, or a hung run); scored 0 until reviewed", why
-    points = exercise_points(zip_path)
+    points = points if points is not None else exercise_points(zip_path)
     scores = clamp_scores({t["name"]: t["score"] for t in tests if "score" in t}, points)
     text = "\n\n".join(f"[{t['name']}] {scores.get(t['name'], 0):g}/{points.get(t['name'], 0):g}\n{t.get('output', '')}"
                        for t in tests if t.get("name") in points)  # fmt: skip
@@ -379,9 +381,8 @@ def grade(submissions: Path, timeout: float = 300.0, jobs: int = 1) -> Path:
         print(f"building the autograders first ({', '.join(missing)})")
         with tempfile.TemporaryDirectory() as tmp:
             build_students(Path(tmp), autograders=AUTOGRADERS)
-    columns = [
-        (c, q, p) for c in chapters for q, p in exercise_points(AUTOGRADERS / f"{c}.zip").items()
-    ]
+    points = {c: exercise_points(AUTOGRADERS / f"{c}.zip") for c in chapters}
+    columns = [(c, q, p) for c in chapters for q, p in points[c].items()]
     feedback_dir = submissions / "feedback"
     feedback_dir.mkdir(exist_ok=True)
     rows = []
@@ -395,7 +396,7 @@ def grade(submissions: Path, timeout: float = 300.0, jobs: int = 1) -> Path:
         notebook = student / f"{chapter}.ipynb"
         if not (notebook.exists() or notebook.is_symlink()):
             return {}, "not submitted", None
-        return grade_notebook(notebook, AUTOGRADERS / f"{chapter}.zip", timeout)
+        return grade_notebook(notebook, AUTOGRADERS / f"{chapter}.zip", timeout, points[chapter])
 
     tasks = [(student, chapter) for student in students for chapter in chapters]
     with ThreadPoolExecutor(max_workers=jobs) as pool:  # threads: the work is in otter's processes

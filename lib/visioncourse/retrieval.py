@@ -150,14 +150,6 @@ def median_rank(ranks: Tensor) -> float:
     return float(torch.quantile(ranks.double(), 0.5).floor().item() + 1)
 
 
-def retrieval_table(scores: Tensor, relevant: Tensor, ks: tuple[int, ...] = (1, 5, 10)) -> dict[str, float]:  # fmt: skip
-    """R@K in percent for each K and the median rank, as in the VSE++ tables."""
-    ranks = first_relevant_rank(scores, relevant)
-    table = {f"R@{k}": 100 * recall_at_k(ranks, k) for k in ks}
-    table["med r"] = median_rank(ranks)
-    return table
-
-
 def roc_curve(scores: Tensor, positive: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """False and true positive rates of ``score >= threshold`` for every threshold, highest
     threshold first (the curve starts at (0, 0)), and the area under it.

@@ -16,32 +16,33 @@ from .motion import MotionConfig, generate_clips
 from .shapes import ShapesConfig, generate
 
 
+def _per_second(make, device: torch.device, seconds: float) -> float:
+    """How many times per second ``make(seed)`` runs on ``device`` (after a warm-up)."""
+    make(0)  # warm-up (allocations, CUDA context)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    sync()
+    done, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        done += 1
+        make(done)
+    sync()
+    return done / (time.perf_counter() - start)
+
+
 def images_per_second(
     config: ShapesConfig, device: torch.device, batch: int, seconds: float
 ) -> float:
-    generate(batch, config, seed=0, device=device)  # warm-up (allocations, CUDA context)
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    sync()
-    done, seed, start = 0, 1, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        generate(batch, config, seed=seed, device=device)
-        done, seed = done + batch, seed + 1
-    sync()
-    return done / (time.perf_counter() - start)
+    return batch * _per_second(
+        lambda s: generate(batch, config, seed=s, device=device), device, seconds
+    )
 
 
 def clips_per_second(
     config: MotionConfig, device: torch.device, batch: int, seconds: float
 ) -> float:
-    generate_clips(batch, config, seed=0, device=device)  # warm-up
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    sync()
-    done, seed, start = 0, 1, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        generate_clips(batch, config, seed=seed, device=device)
-        done, seed = done + batch, seed + 1
-    sync()
-    return done / (time.perf_counter() - start)
+    return batch * _per_second(
+        lambda s: generate_clips(batch, config, seed=s, device=device), device, seconds
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

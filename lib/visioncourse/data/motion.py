@@ -15,20 +15,24 @@ renderer, so a clip's frames look like its images.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from .shapes import (
     COLOR_RGB,
     Scene,
+    ShapesConfig,
     _add_noise,
     _generator,
     _separable,
     _separable_boxes,
     _uniform,
+    checked_replace,
+)
+from .shapes import (
+    _background as _texture,
 )
 
 MOTION_CLASSES = ("left", "right", "up", "down", "approaching", "receding")
@@ -91,11 +95,8 @@ class MotionConfig:
                 "or raise image_size")  # fmt: skip
 
     def replace(self, **changes) -> MotionConfig:
-        known = {f.name for f in fields(self)}
-        unknown = sorted(set(changes) - known)
-        if unknown:
-            raise ValueError(f"MotionConfig has no field(s) {unknown}; fields are {sorted(known)}")
-        return replace(self, **changes)
+        """A copy with some fields changed (and checked again)."""
+        return checked_replace(self, changes)
 
 
 @dataclass
@@ -142,6 +143,9 @@ class ClipBatch:
         """Exact optical flow from frame t to frame t + 1: (n, 2, H, W), (dx, dy) in pixels
         at every pixel centre of frame t, as torchvision's flow models output it. A pixel of
         object k at p moves to ``c' + (r'/r)(p − c)``; the background moves with the camera."""
+        return self._flow(t, self.visible_slot(t))
+
+    def _flow(self, t: int, slot: Tensor) -> Tensor:
         n, side = len(self), self.config.image_size
         coords = torch.arange(side, device=self.clips.device, dtype=torch.float32) + 0.5
         p = torch.stack(torch.meshgrid(coords, coords, indexing="xy"))  # (2, H, W): x, y
@@ -150,7 +154,6 @@ class ClipBatch:
         moved = c1[..., None, None] + s * (p - c0[..., None, None])  # (n, K, 2, H, W)
         per_object = moved - p
         background = self.camera.float()[:, :, None, None].expand(n, 2, side, side)
-        slot = self.visible_slot(t)  # (n, H, W)
         flows = torch.cat((background[:, None], per_object), dim=1)  # (n, 1 + K, 2, H, W)
         return flows.gather(1, slot[:, None, None].expand(n, 1, 2, side, side))[:, 0]
 
@@ -159,7 +162,8 @@ class ClipBatch:
         it leaves the image, or lands (nearest pixel) on another object or on the background
         where it was an object (and the reverse)."""
         n, side = len(self), self.config.image_size
-        flow = self.flow(t)
+        slot = self.visible_slot(t)  # (n, H, W)
+        flow = self._flow(t, slot)
         coords = torch.arange(side, device=flow.device, dtype=torch.float32)
         target_x = (coords[None, None, :] + flow[:, 0]).round().long()
         target_y = (coords[None, :, None] + flow[:, 1]).round().long()
@@ -168,7 +172,7 @@ class ClipBatch:
         seen_next = (
             self.visible_slot(t + 1).view(n, -1).gather(1, index.view(n, -1)).view(n, side, side)
         )
-        return outside | (seen_next != self.visible_slot(t))
+        return outside | (seen_next != slot)
 
     def reversed(self) -> ClipBatch:
         """The same clips played backwards, labelled with the opposite classes."""
@@ -187,12 +191,10 @@ class ClipBatch:
 
 
 def _background(n: int, side: int, pad: int, gen: torch.Generator, device) -> Tensor:
-    """One textured backdrop per clip, larger than a frame by ``pad`` on every side."""
-    full = side + 2 * pad
+    """One textured backdrop per clip (the image world's texture), larger than a frame by
+    ``pad`` on every side."""
     base = _uniform((n, 1, 1, 1), 0.05, 0.3, gen, device)
-    coarse = torch.rand((n, 3, max(full // 8, 2), max(full // 8, 2)), generator=gen, device=device)
-    blotches = F.interpolate(coarse, size=(full, full), mode="bilinear", align_corners=False)
-    return blotches.sub_(0.5).mul_(0.35).add_(base)
+    return _texture(base, ShapesConfig(image_size=side + 2 * pad, background="texture"), gen)
 
 
 def generate_clips(n: int, config: MotionConfig | None = None, *, seed: int = 0, device="cpu",
@@ -203,9 +205,9 @@ def generate_clips(n: int, config: MotionConfig | None = None, *, seed: int = 0,
     """
     if not isinstance(n, int) or n < 0:
         raise ValueError(f"n must be a non-negative int; got {n!r}")
-    cfg = (
-        (config or MotionConfig()).replace(**overrides) if overrides else (config or MotionConfig())
-    )
+    cfg = config or MotionConfig()
+    if overrides:
+        cfg = cfg.replace(**overrides)
     device = torch.device(device)
     gen = _generator(seed, device)
     T, side, K = cfg.frames, cfg.image_size, 1 + cfg.distractors

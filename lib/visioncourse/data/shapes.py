@@ -36,6 +36,17 @@ BACKGROUNDS = ("plain", "noise", "texture")
 MAX_SLOTS = 8
 
 
+def checked_replace(config, changes: dict):
+    """``dataclasses.replace`` that names the fields it does not know instead of a TypeError."""
+    known = {f.name for f in fields(config)}
+    unknown = sorted(set(changes) - known)
+    if unknown:
+        raise ValueError(
+            f"{type(config).__name__} has no field(s) {unknown}; fields are {sorted(known)}"
+        )
+    return replace(config, **changes)
+
+
 @dataclass(frozen=True)
 class ShapesConfig:
     """Parameters of the shapes world. Sizes are fractions of the image side.
@@ -97,11 +108,7 @@ class ShapesConfig:
 
     def replace(self, **changes) -> ShapesConfig:
         """A copy with some fields changed (and checked again)."""
-        known = {f.name for f in fields(self)}
-        unknown = sorted(set(changes) - known)
-        if unknown:
-            raise ValueError(f"ShapesConfig has no field(s) {unknown}; fields are {sorted(known)}")
-        return replace(self, **changes)
+        return checked_replace(self, changes)
 
     @property
     def shape_names(self) -> tuple[str, ...]:
