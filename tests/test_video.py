@@ -56,3 +56,57 @@ def test_flops_counts_a_conv3d():
     conv = nn.Conv3d(3, 8, 3, padding=1, bias=False)
     x = torch.randn(1, 3, 4, 6, 6)
     assert video.flops(conv, x) == 2 * 8 * 4 * 6 * 6 * 3 * 27
+
+
+def test_pool_over_time_runs_every_frame_and_ignores_order():
+    clips = torch.arange(2 * 3, dtype=torch.float32).view(2, 3, 1, 1, 1).expand(2, 3, 1, 2, 2)
+    mean_pixel = lambda x: x.mean((1, 2, 3))[:, None]  # noqa: E731
+    torch.testing.assert_close(
+        video.pool_over_time(mean_pixel, clips, "avg"), torch.tensor([[1.0], [4.0]])
+    )
+    torch.testing.assert_close(
+        video.pool_over_time(mean_pixel, clips, "max"), torch.tensor([[2.0], [5.0]])
+    )
+    cnn = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten())
+    x = torch.randn(2, 5, 3, 6, 6)
+    for mode in ("avg", "max"):
+        torch.testing.assert_close(
+            video.pool_over_time(cnn, x, mode), video.pool_over_time(cnn, x.flip(1), mode)
+        )
+    with pytest.raises(ValueError, match="mode"):
+        video.pool_over_time(cnn, x, "sum")
+
+
+def test_conv2plus1d_loads_torchvision_weights_and_gives_its_output():
+    from torchvision.models.video.resnet import Conv2Plus1D
+
+    ours = video.conv2plus1d(6, 10)
+    theirs = Conv2Plus1D(6, 10, video.conv2plus1d_mid_channels(6, 10))
+    theirs.load_state_dict(ours.state_dict())  # same layers, same names, same shapes
+    x = torch.randn(2, 6, 5, 7, 7)
+    ours.eval(), theirs.eval()
+    torch.testing.assert_close(ours(x), theirs(x))
+    assert ours(x).shape == (2, 10, 5, 7, 7)
+
+
+def test_time_to_channel_stacks_the_fast_frames_of_each_slow_step():
+    n, c, alpha, t = 2, 3, 4, 2
+    fast = torch.randn(n, c, alpha * t, 5, 5)
+    got = video.time_to_channel(fast, alpha)
+    assert got.shape == (n, alpha * c, t, 5, 5)
+    for step in range(t):
+        for j in range(alpha):
+            torch.testing.assert_close(
+                got[:, j * c : (j + 1) * c, step], fast[:, :, step * alpha + j]
+            )
+    with pytest.raises(ValueError, match="multiple"):
+        video.time_to_channel(torch.randn(1, 2, 6, 3, 3), 4)
+
+
+def test_saved_activation_bytes_grows_with_the_batch_and_skips_weights():
+    net = nn.Sequential(nn.Conv3d(3, 4, 3, padding=1), nn.ReLU(), nn.Conv3d(4, 2, 1))
+    one = video.saved_activation_bytes(net, torch.randn(1, 3, 4, 6, 6))
+    two = video.saved_activation_bytes(net, torch.randn(2, 3, 4, 6, 6))
+    assert one > 0 and two == 2 * one
+    # the input, the first conv's output (kept by ReLU, shared with the second conv): 4 bytes each
+    assert one == 4 * (3 * 4 * 36 + 4 * 4 * 36)

@@ -546,3 +546,127 @@ def mask_rcnn():
         style="italic",
     )
     return fig
+
+
+# --- video (chapter 11) -----------------------------------------------------------------------
+
+
+def _frames(ax, x, y, count, label=None, w=0.42, h=0.42, step=0.16, color="#fde9c8"):
+    """A stack of ``count`` frames drawn front to back, the first at (x, y)."""
+    for i in reversed(range(count)):
+        ax.add_patch(Rectangle((x + i * step - w / 2, y + i * step - h / 2), w, h,
+                               facecolor=color, edgecolor="#333333", linewidth=0.8))  # fmt: skip
+    if label:
+        ax.text(
+            x + (count - 1) * step / 2, y - h / 2 - 0.2, label, ha="center", va="top", fontsize=8
+        )
+
+
+def video_fusion():
+    """Where time meets the network (Karpathy et al., 2014): late fusion runs one 2D network
+    per frame and pools at the end; early fusion stacks all frames as the channels of the
+    first layer; a 3D network convolves over time in every layer."""
+    fig, axes = plt.subplots(1, 3, figsize=(11.0, 3.4))
+    titles = ("late fusion: 2D per frame,\npool over time", "early fusion: frames become\nchannels of layer 1",
+              "3D convolution: time is a\ndimension of every layer")  # fmt: skip
+    for ax, title in zip(axes, titles):
+        ax.set_xlim(0, 4), ax.set_ylim(0, 4.2), ax.axis("off")
+        ax.set_title(title, fontsize=9)
+    ax = axes[0]
+    for i, x in enumerate((0.6, 1.5, 2.4, 3.3)):
+        _frames(ax, x, 0.5, 1, label=f"t={i + 1}")
+        _box(ax, x, 1.8, "2D\nCNN", w=0.6, h=0.7, fontsize=8)
+        _arrow(ax, (x, 0.75), (x, 1.43))
+        _arrow(ax, (x, 2.16), (2.0, 2.9))
+    _box(ax, 2.0, 3.2, "avg / max over t", w=2.0, h=0.45, color="#e1f2dc", fontsize=8)
+    ax.text(2.0, 3.75, "shared weights; order is lost", ha="center", fontsize=8, style="italic")
+    ax = axes[1]
+    _frames(ax, 1.5, 0.5, 4, label="T frames")
+    _box(ax, 2.0, 2.0, "conv over\n3·T channels", w=1.6, h=0.7, fontsize=8)
+    _arrow(ax, (1.75, 1.05), (2.0, 1.63))
+    _box(ax, 2.0, 3.2, "2D CNN", w=1.6, h=0.45, color="#e1f2dc", fontsize=8)
+    _arrow(ax, (2.0, 2.36), (2.0, 2.96))
+    ax.text(2.0, 3.75, "time is mixed once, at the start", ha="center", fontsize=8, style="italic")
+    ax = axes[2]
+    _frames(ax, 1.5, 0.5, 4, label="T frames")
+    for y in (1.9, 2.75):
+        _box(ax, 2.0, y, "3D conv  (k_t × k × k)", w=2.2, h=0.45, fontsize=8)
+    _arrow(ax, (1.75, 1.05), (2.0, 1.66))
+    _arrow(ax, (2.0, 2.13), (2.0, 2.52))
+    _box(ax, 2.0, 3.5, "pool over t, x, y", w=2.0, h=0.4, color="#e1f2dc", fontsize=8)
+    _arrow(ax, (2.0, 2.98), (2.0, 3.29))
+    fig.tight_layout()
+    return fig
+
+
+def conv3d_and_2plus1d():
+    """A full k×k×k kernel against its (2+1)D factorisation (Tran et al., 2018): a 1×k×k
+    spatial conv to M channels, a non-linearity, then a k×1×1 temporal conv; M is chosen so
+    the two have about the same number of weights. Inflation (I3D) builds a full kernel from a
+    2D one by repeating it k times and dividing by k."""
+    fig, axes = plt.subplots(1, 3, figsize=(11.0, 3.2))
+    for ax in axes:
+        ax.set_xlim(0, 4), ax.set_ylim(0, 4), ax.axis("off")
+
+    def cube(ax, x, y, kt, kh, color, label):
+        for t in reversed(range(kt)):
+            _grid(ax, x + 0.22 * t, y + 0.22 * t, kh, 0.3 * kh, color="#333333", linewidth=0.7)
+            ax.add_patch(Rectangle((x + 0.22 * t, y + 0.22 * t), 0.3 * kh, 0.3 * kh,
+                                   facecolor=color, alpha=0.8, edgecolor="#333333"))  # fmt: skip
+        ax.text(x + 0.45, y - 0.3, label, ha="center", va="top", fontsize=8)
+
+    cube(axes[0], 1.2, 1.2, 3, 3, "#dbe9f6", "3×3×3: in → out")
+    axes[0].set_title("3D convolution", fontsize=9)
+    cube(axes[1], 0.3, 1.6, 1, 3, "#dbe9f6", "1×3×3: in → M")
+    _box(axes[1], 2.0, 2.05, "BN\nReLU", w=0.6, h=0.6, fontsize=8, color="#e1f2dc")
+    cube(axes[1], 2.9, 1.2, 3, 1, "#f8d7d0", "3×1×1: M → out")
+    _arrow(axes[1], (1.3, 2.05), (1.68, 2.05))
+    _arrow(axes[1], (2.32, 2.05), (2.85, 2.05))
+    axes[1].set_title("(2+1)D: space, then time", fontsize=9)
+    cube(axes[2], 0.2, 1.6, 1, 3, "#fde9c8", "2D kernel w")
+    _arrow(axes[2], (1.25, 2.05), (1.85, 2.05), label="repeat, ÷ 3")
+    cube(axes[2], 2.1, 1.2, 3, 3, "#fde9c8", "3×3×3: w/3 at every tap")
+    axes[2].set_title("I3D inflation", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def slowfast(alpha: int = 4, frames: int = 8):
+    """SlowFast (Feichtenhofer et al., 2019): a slow pathway sees every alpha-th frame with
+    many channels, a fast pathway sees every frame with few; lateral connections carry the
+    fast pathway's features into the slow one after each stage, their time matched to it."""
+    fig, ax = plt.subplots(figsize=(10.0, 3.6))
+    ax.set_xlim(0, 10), ax.set_ylim(0, 4), ax.axis("off")
+    for t in range(frames):
+        x = 0.3 + 0.28 * t
+        slow = t % alpha == 0
+        ax.add_patch(Rectangle((x, 1.7), 0.22, 0.5, facecolor="#fde9c8" if slow else "#f3f3f3",
+                               edgecolor="#333333", linewidth=0.8))  # fmt: skip
+    ax.text(0.3 + 0.14 * frames, 1.45, f"{frames} frames", ha="center", va="top", fontsize=8)
+    _arrow(ax, (1.2, 2.25), (2.3, 3.1))
+    _arrow(ax, (1.2, 1.65), (2.3, 0.9))
+    ax.text(1.55, 3.0, f"every {alpha}th", fontsize=8, ha="center")
+    ax.text(1.55, 0.95, "every frame", fontsize=8, ha="center")
+    for i, x in enumerate((3.0, 5.0, 7.0)):
+        _box(ax, x, 3.2, f"slow stage {i + 1}\nT/{alpha} frames, C ch.", w=1.5, h=0.65, fontsize=7)
+        _box(ax, x, 0.8, f"fast stage {i + 1}\nT frames, C/4 ch.", w=1.5, h=0.65, fontsize=7,
+             color="#f8d7d0")  # fmt: skip
+        if i < 2:
+            _arrow(ax, (x + 0.75, 3.2), (x + 1.25, 3.2))
+            _arrow(ax, (x + 0.75, 0.8), (x + 1.25, 0.8))
+            _arrow(ax, (x + 0.55, 1.13), (x + 1.0, 2.87), color="#d62728")
+            ax.text(x + 1.05, 2.0, "lateral:\ntime → ch.", fontsize=7, color="#d62728")
+    _box(
+        ax,
+        9.0,
+        2.0,
+        "pool both,\nconcatenate,\nclassify",
+        w=1.4,
+        h=0.9,
+        color="#e1f2dc",
+        fontsize=8,
+    )
+    _arrow(ax, (7.75, 3.2), (8.5, 2.3))
+    _arrow(ax, (7.75, 0.8), (8.5, 1.7))
+    fig.tight_layout()
+    return fig

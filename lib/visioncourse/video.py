@@ -1,5 +1,6 @@
-"""Building blocks of video models: 3D convolution written as 2D convolutions over time,
-inflation of 2D kernels (I3D), the (2+1)D factorisation's width rule, and a FLOP counter.
+"""Building blocks of video models: per-frame features pooled over time, 3D convolution
+written as 2D convolutions over time, the (2+1)D factorisation (Tran et al., 2018), inflation
+of 2D kernels (I3D), SlowFast's time-to-channel lateral connection, and cost counters.
 
 Clips are ``(N, C, T, H, W)`` tensors, the layout of ``nn.Conv3d`` and torchvision's video
 models; the shapes world's clips are ``(N, T, C, H, W)`` and need ``.transpose(1, 2)``.
@@ -10,6 +11,23 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+
+def pool_over_time(cnn, clips: Tensor, mode: str = "avg") -> Tensor:
+    """Late fusion: a 2D network applied to every frame, its features pooled over time.
+
+    Args:
+        cnn: maps a batch of frames (Tensor[B, C, H, W]) to features (Tensor[B, D]).
+        clips (Tensor[N, T, C, H, W]); mode: ``"avg"`` or ``"max"`` over the T frames.
+    Returns:
+        Tensor[N, D]. Either pooling ignores frame order: a clip and its time-reversal give
+        the same output.
+    """
+    if mode not in ("avg", "max"):
+        raise ValueError(f"mode must be 'avg' or 'max'; got {mode!r}")
+    n, t = clips.shape[:2]
+    features = cnn(clips.flatten(0, 1)).view(n, t, -1)  # all N·T frames in one batch
+    return features.mean(1) if mode == "avg" else features.amax(1)
 
 
 def _triple(v: int | tuple[int, int, int]) -> tuple[int, int, int]:
@@ -48,7 +66,9 @@ def pad_time(clips: Tensor, amount: int) -> Tensor:
     """Repeat the first and last frames ``amount`` times: (N, C, T, H, W) -> T + 2·amount.
     With it, an inflated network sees a static clip exactly as its 2D original sees a frame
     (zero padding in time would darken the edge frames)."""
-    return F.pad(clips, (0, 0, 0, 0, amount, amount), mode="replicate")
+    first = clips[:, :, :1].expand(-1, -1, amount, -1, -1)
+    last = clips[:, :, -1:].expand(-1, -1, amount, -1, -1)
+    return torch.cat((first, clips, last), 2)  # F.pad's replicate mode: same, slower backward
 
 
 def inflate_conv2d(conv: nn.Conv2d, time: int) -> nn.Conv3d:
@@ -66,12 +86,62 @@ def inflate_conv2d(conv: nn.Conv2d, time: int) -> nn.Conv3d:
     return conv3.to(conv.weight.device)
 
 
+def conv2plus1d(in_channels: int, out_channels: int, time: int = 3, size: int = 3) -> nn.Sequential:  # fmt: skip
+    """The (2+1)D block: a spatial ``1 × size × size`` conv to M channels, BatchNorm, ReLU,
+    then a temporal ``time × 1 × 1`` conv to ``out_channels``, M from
+    ``conv2plus1d_mid_channels``; zero padding keeps T, H and W. The same layers, in the same
+    order, as torchvision's ``Conv2Plus1D`` (stride 1), whose weights it can load."""
+    mid = conv2plus1d_mid_channels(in_channels, out_channels, time, size)
+    return nn.Sequential(
+        nn.Conv3d(in_channels, mid, (1, size, size), padding=(0, size // 2, size // 2), bias=False),
+        nn.BatchNorm3d(mid),
+        nn.ReLU(inplace=True),
+        nn.Conv3d(mid, out_channels, (time, 1, 1), padding=(time // 2, 0, 0), bias=False),
+    )
+
+
+def time_to_channel(fast: Tensor, alpha: int) -> Tensor:
+    """SlowFast's time-to-channel lateral connection (Feichtenhofer et al., 2019): the fast
+    pathway's ``alpha`` frames that fall in one slow step are stacked into channels.
+
+    Args:
+        fast (Tensor[N, C, alpha·T, H, W]).
+    Returns:
+        Tensor[N, alpha·C, T, H, W]: channel ``j·C + c`` of slow step t is channel c of fast
+        frame ``t·alpha + j``.
+    """
+    n, c, ft, h, w = fast.shape
+    if ft % alpha:
+        raise ValueError(f"the fast pathway's {ft} frames are not a multiple of alpha={alpha}")
+    return (
+        fast.view(n, c, ft // alpha, alpha, h, w)
+        .permute(0, 3, 1, 2, 4, 5)
+        .reshape(n, alpha * c, ft // alpha, h, w)
+    )
+
+
 def conv2plus1d_mid_channels(in_channels: int, out_channels: int, time: int = 3, size: int = 3) -> int:  # fmt: skip
     """Tran et al. (2018)'s width of the (2+1)D block's middle layer: the largest M with a
     spatial ``1 × size²`` conv in→M and a temporal ``time × 1 × 1`` conv M→out having no more
     weights than the full ``time × size²`` conv (torchvision's ``midplanes``)."""
     full = in_channels * out_channels * time * size * size
     return full // (in_channels * size * size + time * out_channels)
+
+
+def saved_activation_bytes(model: nn.Module, *inputs: Tensor) -> int:
+    """Bytes of the tensors a training forward pass keeps for the backward pass (activations,
+    not weights): the memory that grows with the batch and the clip length."""
+    params = {p.data_ptr() for p in model.parameters()}
+    seen: dict[tuple[int, int], int] = {}  # a tensor saved by two operations counts once
+
+    def pack(t: Tensor) -> Tensor:
+        if t.data_ptr() not in params:
+            seen[(t.data_ptr(), t.numel())] = t.numel() * t.element_size()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        model(*inputs)
+    return sum(seen.values())
 
 
 def flops(model: nn.Module, *inputs: Tensor) -> int:
