@@ -90,7 +90,7 @@ from visioncourse.data import ShapesConfig, generate
 from visioncourse.data import identities as ident
 from visioncourse.data import language as lang
 from visioncourse.exercises import use_or_reference
-from visioncourse.metrics import mean_std, separated
+from visioncourse.metrics import compare, mean_std
 from visioncourse.train import fit
 from visioncourse.viz import show_images
 
@@ -581,14 +581,6 @@ print(f"{'margin':>8s}" + "".join(f"{k:>22s}" for k in margin_results[MARGINS[0]
 for m in MARGINS:
     print(f"{m:>8.2f}" + "".join(f"{mean_std([margin_results[m, s][k] for s in range(S.seeds)], 3):>22s}" for k in margin_results[m, 0]))
 print(f"the largest margin every pair of 16 unit vectors can meet: {(2 * 16 / 15) ** 0.5:.2f}")
-
-
-def compare(a, b, metric="R@1"):
-    """'beats', 'loses to' or 'is not separated from' (the per-seed values overlap)."""
-    if not separated(a, b):
-        return "is not separated from"
-    return "beats" if min(a) > max(b) else "loses to"
-
 
 r1_margin = {m: [margin_results[m, s]["R@1"] for s in range(S.seeds)] for m in MARGINS}
 for smaller, larger in zip(MARGINS, MARGINS[1:]):

@@ -246,3 +246,11 @@ def test_mean_std_and_separated_over_seeds():
     assert mean_std([0.25], 3) == "0.250 ± 0.000"
     assert separated([0.9, 1.0], [0.2, 0.5]) and separated([0.2, 0.5], [0.9, 1.0])
     assert not separated([0.5, 1.0], [0.2, 0.5])  # touching ranges: no verdict
+
+
+def test_compare_words_a_verdict_only_when_the_seeds_are_separated():
+    from visioncourse.metrics import compare
+
+    assert compare([0.9, 1.0], [0.2, 0.5]) == "beats"
+    assert compare([0.2, 0.5], [0.9, 1.0]) == "loses to"
+    assert compare([0.5, 1.0], [0.2, 0.5]) == "is not separated from"

@@ -462,3 +462,11 @@ def separated(a, b) -> bool:
     """True when two sets of per-seed values do not overlap: the only case in which a chapter
     prints a verdict on which is better."""
     return min(a) > max(b) or min(b) > max(a)
+
+
+def compare(a, b) -> str:
+    """How per-seed values ``a`` stand against ``b``: ``"beats"``, ``"loses to"``, or ``"is not
+    separated from"`` when they overlap (no verdict)."""
+    if not separated(a, b):
+        return "is not separated from"
+    return "beats" if min(a) > max(b) else "loses to"

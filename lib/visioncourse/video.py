@@ -86,14 +86,18 @@ def inflate_conv2d(conv: nn.Conv2d, time: int) -> nn.Conv3d:
     return conv3.to(conv.weight.device)
 
 
-def conv2plus1d(in_channels: int, out_channels: int, time: int = 3, size: int = 3) -> nn.Sequential:  # fmt: skip
-    """The (2+1)D block: a spatial ``1 × size × size`` conv to M channels, BatchNorm, ReLU,
-    then a temporal ``time × 1 × 1`` conv to ``out_channels``, M from
-    ``conv2plus1d_mid_channels``; zero padding keeps T, H and W. The same layers, in the same
-    order, as torchvision's ``Conv2Plus1D`` (stride 1), whose weights it can load."""
+def conv2plus1d(in_channels: int, out_channels: int, spatial_stride: int = 1, time: int = 3, size: int = 3) -> nn.Sequential:  # fmt: skip
+    """The (2+1)D block: a spatial ``1 × size × size`` conv to M channels (stride
+    ``spatial_stride`` in H and W), BatchNorm, ReLU, then a temporal ``time × 1 × 1`` conv to
+    ``out_channels``; M from ``conv2plus1d_mid_channels``; zero padding keeps T (and H, W at
+    stride 1). The same layers, in the same order, as torchvision's ``Conv2Plus1D`` at stride
+    1, whose weights it can load."""
     mid = conv2plus1d_mid_channels(in_channels, out_channels, time, size)
+    s, p = spatial_stride, size // 2
     return nn.Sequential(
-        nn.Conv3d(in_channels, mid, (1, size, size), padding=(0, size // 2, size // 2), bias=False),
+        nn.Conv3d(
+            in_channels, mid, (1, size, size), stride=(1, s, s), padding=(0, p, p), bias=False
+        ),
         nn.BatchNorm3d(mid),
         nn.ReLU(inplace=True),
         nn.Conv3d(mid, out_channels, (time, 1, 1), padding=(time // 2, 0, 0), bias=False),
