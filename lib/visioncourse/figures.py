@@ -670,3 +670,48 @@ def slowfast(alpha: int = 4, frames: int = 8):
     _arrow(ax, (7.75, 0.8), (8.5, 1.7))
     fig.tight_layout()
     return fig
+
+
+# --- optical flow (chapter 12) ----------------------------------------------------------------
+
+
+def flownet_s():
+    """FlowNetS (Dosovitskiy et al., 2015): the two frames stacked as 6 channels, a strided
+    encoder, then a decoder that upsamples step by step, concatenating the encoder's map of
+    the same size and the coarser flow; a flow is predicted at every decoder scale and each
+    one is trained against the true flow averaged down to its size."""
+    fig, ax = plt.subplots(figsize=(10.0, 3.6))
+    ax.set_xlim(0, 10), ax.set_ylim(0, 4.2), ax.axis("off")
+    _frames(ax, 0.5, 2.0, 2, label="frames 1, 2\n(6 channels)")
+    encoder = [(1.8, 1.6), (2.9, 1.15), (3.9, 0.8)]
+    for i, (x, h) in enumerate(encoder):
+        ax.add_patch(
+            Rectangle((x - 0.22, 2.1 - h / 2), 0.44, h, facecolor="#dbe9f6", edgecolor="#333333")
+        )
+        ax.text(x, 2.1 - h / 2 - 0.12, f"conv /{2 ** (i + 1)}", ha="center", va="top", fontsize=7)
+    _arrow(ax, (0.95, 2.1), (1.55, 2.1))
+    _arrow(ax, (2.05, 2.1), (2.65, 2.1))
+    _arrow(ax, (3.15, 2.1), (3.65, 2.1))
+    decoder = [(5.3, 0.8, "/8"), (6.6, 1.15, "/4"), (7.9, 1.6, "/2")]
+    prev = 4.15
+    for x, h, scale in decoder:
+        ax.add_patch(
+            Rectangle((x - 0.22, 2.1 - h / 2), 0.44, h, facecolor="#e1f2dc", edgecolor="#333333")
+        )
+        _arrow(ax, (prev, 2.1), (x - 0.25, 2.1))
+        _box(ax, x, 3.65, f"flow {scale}", w=0.75, h=0.4, color="#f8d7d0", fontsize=7)
+        _arrow(ax, (x, 2.1 + h / 2), (x, 3.43))
+        ax.text(x, 2.1 - h / 2 - 0.12, f"decoder {scale}", ha="center", va="top", fontsize=7)
+        prev = x + 0.25
+    for (x, _h, _s), (ex, eh) in zip(decoder[1:], reversed(encoder[:-1])):
+        _arrow(ax, (ex, 2.1 - eh / 2), (x - 0.1, 2.1 - 0.5), color="#d62728", rad=0.35)
+    ax.text(5.95, 0.45, "skips: the encoder's map of the same size (red)", ha="center", fontsize=8,
+            color="#d62728")  # fmt: skip
+    _box(
+        ax, 9.3, 2.1, "bilinear\n× 2: flow\nat full size", w=1.0, h=0.8, color="#f8d7d0", fontsize=7
+    )
+    _arrow(ax, (8.15, 2.1), (8.78, 2.1))
+    ax.text(6.6, 4.15, "multiscale loss: each flow against the true flow averaged to its size",
+            ha="center", fontsize=8)  # fmt: skip
+    fig.tight_layout()
+    return fig

@@ -13,6 +13,33 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 
+class FrameCNN(nn.Module):
+    """Chapters 11 and 12's small 2D network: a 3 × 3 conv with stride 2, a 2 × 2 max-pool,
+    two more 3 × 3 convs (each conv followed by BatchNorm and ReLU; ``width``, 2·``width``,
+    2·``width`` channels), a global average and a linear head.
+
+    ``features``: frames (B, in_channels, H, W) -> (B, 2·width); ``head``: -> (B, classes).
+    With ``in_channels = 3·T`` it is an early-fusion video network.
+    """
+
+    def __init__(self, in_channels: int = 3, classes: int = 6, width: int = 16):
+        super().__init__()
+
+        def block(c_in: int, c_out: int, stride: int = 1) -> list[nn.Module]:
+            conv = nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False)
+            return [conv, nn.BatchNorm2d(c_out), nn.ReLU()]
+
+        w = width
+        self.features = nn.Sequential(
+            *block(in_channels, w, stride=2), nn.MaxPool2d(2), *block(w, 2 * w),
+            *block(2 * w, 2 * w), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        )  # fmt: skip
+        self.head = nn.Linear(2 * w, classes)
+
+    def forward(self, frames: Tensor) -> Tensor:
+        return self.head(self.features(frames))
+
+
 def pool_over_time(cnn, clips: Tensor, mode: str = "avg") -> Tensor:
     """Late fusion: a 2D network applied to every frame, its features pooled over time.
 
