@@ -705,8 +705,8 @@ def flownet_s():
         prev = x + 0.25
     for (x, _h, _s), (ex, eh) in zip(decoder[1:], reversed(encoder[:-1])):
         _arrow(ax, (ex, 2.1 - eh / 2), (x - 0.1, 2.1 - 0.5), color="#d62728", rad=0.35)
-    ax.text(5.95, 0.45, "skips: the encoder's map of the same size (red)", ha="center", fontsize=8,
-            color="#d62728")  # fmt: skip
+    ax.text(5.95, 0.45, "each decoder stage takes the encoder's map of the same size (red) and the coarser "
+            "flow, upsampled", ha="center", fontsize=8, color="#d62728")  # fmt: skip
     _box(
         ax, 9.3, 2.1, "bilinear\n× 2: flow\nat full size", w=1.0, h=0.8, color="#f8d7d0", fontsize=7
     )

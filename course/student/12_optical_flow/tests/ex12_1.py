@@ -19,8 +19,8 @@ def test_endpoint_error_mask(endpoint_error):
     from visioncourse.exercises import expect_close
     target = torch.zeros(2, 2, 1, 2)
     pred = torch.zeros(2, 2, 1, 2)
-    pred[0, 0, 0, 0], pred[1, 1, 0, 1] = (1.0, 3.0)
-    mask = torch.tensor([[[True, False]], [[False, True]]])
-    expect_close('Exercise 12.1 (endpoint_error)', endpoint_error(pred, target, mask), 2.0, inputs='2 images of 2 pixels, errors [1, 0] and [0, 3], mask [[T, F], [F, T]]', hint='the mean over the masked pixels only, across the whole batch: (1 + 3) / 2')
-    expect_close('Exercise 12.1 (endpoint_error)', endpoint_error(pred, target), 1.0, inputs='the same, no mask', hint='no mask: every pixel of every image')
+    pred[0, 0, 0, 0], pred[1, 1, 0, 0], pred[1, 1, 0, 1] = (1.0, 2.0, 6.0)
+    mask = torch.tensor([[[True, False]], [[True, True]]])
+    expect_close('Exercise 12.1 (endpoint_error)', endpoint_error(pred, target, mask), 3.0, inputs='2 images of 2 pixels, errors [1, 0] and [2, 6], mask [[T, F], [T, T]]', hint='one mean over all masked pixels of the batch, (1 + 2 + 6) / 3 — not a mean of per-image means')
+    expect_close('Exercise 12.1 (endpoint_error)', endpoint_error(pred, target), 2.25, inputs='the same, no mask', hint='no mask: every pixel of every image')
 
