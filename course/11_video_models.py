@@ -44,7 +44,7 @@
 # localization and recognition" (action recognition). Chapter 08 met video classification as
 # a many-to-one problem; chapter 12 adds optical flow.
 #
-# **Run time:** about 85 seconds in fast mode on 2 CPU cores; a few minutes in full mode on a
+# **Run time:** about 75 seconds in fast mode on 2 CPU cores; a few minutes in full mode on a
 # GPU.
 
 # %%
@@ -1019,8 +1019,8 @@ assert three_d >= BAR and min(per_seed("3D")) > max(per_seed("late fusion (avg)"
 # FLOPs (the point of M), but their latencies need not match — the ms column shows how well
 # this machine's convolution routines suit each kernel shape. SlowFast needs fewer FLOPs than
 # the 3D network because its wide pathway sees only 2 of the 8 frames. The 3D network's
-# activation memory, printed for clips of 4, 8 and 16 frames, grows in proportion to the
-# clip length: one reason real video networks train on short clips. torchvision's networks
+# activation memory, printed for clips of 4, 8 and 16 frames, nearly doubles with each
+# doubling of the clip length: one reason real video networks train on short clips. torchvision's networks
 # are sized for 16 frames of 112 × 112; the ratios printed above say how far that is from
 # ours.
 

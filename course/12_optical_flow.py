@@ -43,7 +43,7 @@
 # recognition, optical-flow-guided features). It builds on chapter 11's moving world and
 # classifier.
 #
-# **Run time:** about 80 seconds in fast mode on 2 CPU cores; a few minutes in full mode on a
+# **Run time:** about 70 seconds in fast mode on 2 CPU cores; a few minutes in full mode on a
 # GPU.
 
 # %%
