@@ -87,7 +87,8 @@ from visioncourse import figures, video
 from visioncourse.data import ShapesConfig, generate
 from visioncourse.data.motion import MOTION_CLASSES, MotionConfig, generate_clips
 from visioncourse.exercises import use_or_reference
-from visioncourse.metrics import compare, mean_std
+from visioncourse.metrics import mean_std
+from visioncourse.metrics import verdict as seed_verdict
 from visioncourse.train import fit, timer
 from visioncourse.viz import show_images
 
@@ -349,8 +350,7 @@ def per_seed(name):
 
 def verdict(a, b):
     """A verdict on test accuracy only where the per-seed values do not overlap."""
-    word = compare(per_seed(a), per_seed(b))
-    return f"{a} {word} {b}" + (" on every seed" if word != "is not separated from" else " (the seeds overlap: no verdict)")
+    return seed_verdict(a, per_seed(a), b, per_seed(b))
 
 
 MODELS.update({"late fusion (avg)": LateFusion, "late fusion (max)": lambda: LateFusion("max"), "early fusion": EarlyFusion})

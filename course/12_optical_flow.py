@@ -84,7 +84,7 @@ import torch.nn.functional as F
 from visioncourse import figures, flow, video
 from visioncourse.data.motion import MOTION_CLASSES, MotionConfig, generate_clips
 from visioncourse.exercises import use_or_reference
-from visioncourse.metrics import compare, mean_std
+from visioncourse.metrics import compare, mean_std, verdict
 from visioncourse.train import fit, timer
 
 S = sizes(
@@ -642,23 +642,25 @@ import time
 import cv2
 from skimage.registration import optical_flow_ilk, optical_flow_tvl1
 
-n_lib = S.test_pairs
-grey_np = [(gray_1[i].cpu().numpy(), gray_2[i].cpu().numpy()) for i in range(n_lib)]
+grey_np = [(gray_1[i].cpu().numpy(), gray_2[i].cpu().numpy()) for i in range(S.test_pairs)]
 
 
 def per_pair(estimate):
     """Run a one-pair function over the test pairs; (u, v) flows and seconds per pair."""
     start = time.perf_counter()
     out = torch.tensor(np.stack([estimate(a, b) for a, b in grey_np]), dtype=torch.float32, device=rt.device)
-    return out, (time.perf_counter() - start) / n_lib
+    return out, (time.perf_counter() - start) / S.test_pairs
 
 
 def skimage_uv(fn):
     return lambda a, b: np.stack(fn(a, b)[::-1])  # (v, u) -> (u, v)
 
 
+def to8(x):  # OpenCV's flow functions take 8-bit images
+    return (x * 255).astype(np.uint8)
+
+
 def farneback(a, b):
-    to8 = lambda x: (x * 255).astype(np.uint8)
     return cv2.calcOpticalFlowFarneback(to8(a), to8(b), None, 0.5, 2, 7, 5, 5, 1.1, 0).transpose(2, 0, 1)  # (x, y)
 
 
@@ -671,13 +673,12 @@ grid = torch.stack(torch.meshgrid(torch.arange(1, 32, 4.0), torch.arange(1, 32, 
 errors, zero_errors, tracked = [], [], []
 start = time.perf_counter()
 for i, (a, b) in enumerate(grey_np):  # OpenCV's integer point coordinates are pixel centres, (x, y)
-    to8 = lambda x: (x * 255).astype(np.uint8)
     found, status, _ = cv2.calcOpticalFlowPyrLK(to8(a), to8(b), grid.numpy()[:, None].astype(np.float32), None,
                                                 winSize=(15, 15), maxLevel=2)
     moved = torch.tensor(found[:, 0]) - grid
     true = test_flow[i, :, grid[:, 1].long(), grid[:, 0].long()].T.cpu()
     errors.append((moved - true).norm(dim=1)), zero_errors.append(true.norm(dim=1)), tracked.append(torch.tensor(status[:, 0] == 1))
-seconds["OpenCV pyramidal LK (points)"] = (time.perf_counter() - start) / n_lib
+seconds["OpenCV pyramidal LK (points)"] = (time.perf_counter() - start) / S.test_pairs
 errors, zero_errors, tracked = torch.cat(errors), torch.cat(zero_errors), torch.cat(tracked)
 print(f"OpenCV pyramidal LK (window 15, 2 pyramid levels) at {len(grid)} points per pair: it reports {1 - tracked.float().mean():.1%} "
       f"of the points lost; on the others, EPE {errors[tracked].mean():.3f} against {zero_errors[tracked].mean():.3f} for zero flow at the same points")
@@ -906,8 +907,8 @@ for split in SPLITS:
     best = min(classical, key=lambda name: results[name][split])
     learned = [flownet_results[s][split] for s in range(S.seeds)]
     word = compare([-x for x in learned], [-results[best][split]])  # lower EPE is better
-    verdict = f"{word} {best} ({results[best][split]:.3f})" + (" on every seed" if word != "is not separated from" else "")
-    print(f"{split:>9s}: FlowNetS {mean_std(learned, 3)} {verdict}; zero flow {zero[split]:.3f}")
+    against = f"{word} {best} ({results[best][split]:.3f})" + (" on every seed" if word != "is not separated from" else "")
+    print(f"{split:>9s}: FlowNetS {mean_std(learned, 3)} {against}; zero flow {zero[split]:.3f}")
 BAR = 0.8 if rt.fast else 0.45
 mean_epe = sum(flownet_results[s]["all"] for s in range(S.seeds)) / S.seeds
 print(f"bar: FlowNetS mean EPE {mean_epe:.3f} px ≤ {BAR} (zero flow {zero['all']:.3f})")
@@ -1040,10 +1041,8 @@ for arm, (use_rgb, source) in ARMS.items():
     accs = [arm_acc[arm, s] for s in range(S.seeds)]
     print(f"{arm:22s} {train_x.shape[1]:3d} input channels   test accuracy {mean_std(accs, 3)}   "
           f"(per seed {', '.join(f'{a:.3f}' for a in accs)})")
-rgb = [arm_acc["RGB", s] for s in range(S.seeds)]
 for arm, other in [(arm, "RGB") for arm in list(ARMS)[1:]] + [("exact flow only", "RGB + exact flow")]:
-    word = compare([arm_acc[arm, s] for s in range(S.seeds)], [arm_acc[other, s] for s in range(S.seeds)])
-    print(f"{arm} {word} {other}" + (" on every seed" if word != "is not separated from" else " (the seeds overlap: no verdict)"))
+    print(verdict(arm, [arm_acc[arm, s] for s in range(S.seeds)], other, [arm_acc[other, s] for s in range(S.seeds)]))
 print(f"chance {1 / len(MOTION_CLASSES):.3f}; the lecture's slide: RGB 85.5 %, RGB + optical flow 94.0 % (benchmark not named there)")
 
 # %% [markdown]

@@ -254,3 +254,13 @@ def test_compare_words_a_verdict_only_when_the_seeds_are_separated():
     assert compare([0.9, 1.0], [0.2, 0.5]) == "beats"
     assert compare([0.2, 0.5], [0.9, 1.0]) == "loses to"
     assert compare([0.5, 1.0], [0.2, 0.5]) == "is not separated from"
+
+
+def test_verdict_says_every_seed_only_when_separated():
+    from visioncourse.metrics import verdict
+
+    assert verdict("A", [0.9, 1.0], "B", [0.2, 0.5]) == "A beats B on every seed"
+    assert (
+        verdict("A", [0.5, 1.0], "B", [0.2, 0.5])
+        == "A is not separated from B (the seeds overlap: no verdict)"
+    )

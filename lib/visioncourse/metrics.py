@@ -470,3 +470,12 @@ def compare(a, b) -> str:
     if not separated(a, b):
         return "is not separated from"
     return "beats" if min(a) > max(b) else "loses to"
+
+
+def verdict(name_a: str, a, name_b: str, b) -> str:
+    """One line on how per-seed values ``a`` stand against ``b``: "A beats B on every seed",
+    "... loses to ...", or, when they overlap, that there is no verdict."""
+    word = compare(a, b)
+    if word == "is not separated from":
+        return f"{name_a} {word} {name_b} (the seeds overlap: no verdict)"
+    return f"{name_a} {word} {name_b} on every seed"
