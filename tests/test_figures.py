@@ -20,7 +20,7 @@ def test_there_is_a_figure_for_every_architecture_the_lectures_draw():
               "anchor_grid", "yolo_grid", "ssd_multiscale", "fcn_and_unet", "mask_rcnn",
               "rnn_folded_unfolded", "lstm_cell_diagram", "siamese_and_triplet",
               "visual_semantic_embedding", "simclr", "video_fusion", "conv3d_and_2plus1d",
-              "slowfast", "flownet_s"}  # fmt: skip
+              "slowfast", "flownet_s", "inductive_counting"}  # fmt: skip
     assert wanted <= set(PUBLIC)
 
 
@@ -30,3 +30,7 @@ def test_figure_draws(name):
     assert isinstance(fig, plt.Figure)
     assert any(ax.patches or ax.lines for ax in fig.axes)  # something was drawn
     plt.close(fig)
+
+
+def test_the_multiframe_chapter_has_its_figures():
+    assert {"multiframe_recognition", "gated_fusion_network"} <= set(PUBLIC)

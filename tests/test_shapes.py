@@ -121,7 +121,7 @@ def test_every_shape_class_renders_and_is_distinct():
 def test_empty_batch_and_bad_configs():
     assert generate(0).images.shape == (0, 3, 64, 64)
     with pytest.raises(ValueError, match="max_objects"):
-        ShapesConfig(max_objects=9)
+        ShapesConfig(max_objects=13)
     with pytest.raises(ValueError, match="background"):
         ShapesConfig(background="stripes")
     with pytest.raises(ValueError, match="no field"):

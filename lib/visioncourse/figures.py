@@ -715,3 +715,135 @@ def flownet_s():
             ha="center", fontsize=8)  # fmt: skip
     fig.tight_layout()
     return fig
+
+
+# --- counting by enumeration (chapter 13) -----------------------------------------------------
+
+
+def inductive_counting():
+    """Two ways to count by pointing at objects one at a time. End to end: a CNN encodes the
+    image once and an LSTM emits one token per object, then "end"; its state must hold the
+    count. Inductive (Gupta, Vedaldi & Zisserman, 2018): the only state is a map m_t of where
+    the model has looked; Φ(x, m_t) gives the next location (or stop) and the footprint Δm
+    to add, and it is trained one step at a time."""
+    fig, axes = plt.subplots(1, 2, figsize=(11.0, 3.6))
+    for ax in axes:
+        ax.set_xlim(0, 5), ax.set_ylim(0, 4.2), ax.axis("off")
+    ax = axes[0]
+    ax.set_title("end to end: CNN + LSTM, trained on whole sequences", fontsize=9)
+    _frames(ax, 0.45, 1.0, 1, label="image x")
+    _box(ax, 0.45, 2.3, "CNN", w=0.6, h=0.5, fontsize=8)
+    _arrow(ax, (0.45, 1.25), (0.45, 2.04))
+    for i, token in enumerate(("obj", "obj", "obj", "end")):
+        x = 1.5 + 0.95 * i
+        _box(ax, x, 2.3, "LSTM", w=0.65, h=0.5, fontsize=8)
+        _box(
+            ax,
+            x,
+            3.5,
+            token,
+            w=0.55,
+            h=0.4,
+            color="#e1f2dc" if token == "obj" else "#f8d7d0",
+            fontsize=8,
+        )
+        _arrow(ax, (x, 2.56), (x, 3.29))
+        _arrow(ax, (x - 0.95 + 0.33 if i else 0.76, 2.3), (x - 0.33, 2.3))
+    ax.text(2.9, 1.35, "the count lives in the LSTM's state; sequences\nlonger than in training were never seen",
+            ha="center", fontsize=8, style="italic")  # fmt: skip
+    ax = axes[1]
+    ax.set_title("inductive: the state is a memory map, trained one step at a time", fontsize=9)
+    _frames(ax, 0.55, 3.1, 1, label="image x")
+    _frames(ax, 0.55, 1.4, 1, label="memory m_t", color="#eeeeee")
+    _box(ax, 2.1, 2.3, "Φ(x, m_t)", w=0.9, h=0.6, fontsize=9)
+    _arrow(ax, (0.8, 3.0), (1.65, 2.45))
+    _arrow(ax, (0.8, 1.5), (1.65, 2.15))
+    _box(ax, 3.9, 3.3, "p(y_{t+1}):\ncells + stop", w=1.3, h=0.6, color="#e1f2dc", fontsize=8)
+    _box(ax, 3.9, 1.4, "Δm: footprint\nof that object", w=1.3, h=0.6, color="#f8d7d0", fontsize=8)
+    _arrow(ax, (2.56, 2.45), (3.24, 3.2))
+    _arrow(ax, (2.56, 2.15), (3.24, 1.5))
+    _arrow(ax, (3.25, 1.1), (0.8, 1.15), rad=-0.25, label="m_{t+1} = m_t + Δm")
+    ax.text(
+        2.5, 0.1, "loss per step: −log p(y_{t+1}) + γ‖m_t + Δm − m_{t+1}‖²", ha="center", fontsize=8
+    )
+    fig.tight_layout()
+    return fig
+
+
+# --- many low-resolution frames (chapter 14) --------------------------------------------------
+
+
+def multiframe_recognition(frames: int = 4):
+    """Reading a code from N frames (Vašek, Franc & Urban): left, a single-frame network reads
+    every frame and its predictions are merged (averaged probabilities, or a vote per
+    character); right, the frames share the feature network ψ_I, an aggregation layer φ
+    (mean or max over frames) merges the features, and one classifier ψ_F reads them."""
+    fig, axes = plt.subplots(1, 2, figsize=(11.0, 3.8))
+    titles = ("merge the predictions: a single-frame network,\nthen average or vote",
+              "merge the features: ψ_I per frame, φ over frames,\nthen ψ_F (one classifier per position)")  # fmt: skip
+    for ax, title in zip(axes, titles):
+        ax.set_xlim(0, 5), ax.set_ylim(0, 4.4), ax.axis("off")
+        ax.set_title(title, fontsize=9)
+    xs = [0.7 + 1.2 * i for i in range(frames)]
+    for side, ax in enumerate(axes):
+        for i, x in enumerate(xs):
+            ax.add_patch(Rectangle((x - 0.42, 0.25), 0.84, 0.3, facecolor="#fde9c8", edgecolor="#333333", linewidth=0.8))  # fmt: skip
+            ax.text(x, 0.1, f"frame {i + 1}", ha="center", va="top", fontsize=7)
+            _box(ax, x, 1.25, "ψ_I", w=0.7, h=0.45, fontsize=8)
+            _arrow(ax, (x, 0.57), (x, 1.02))
+            if side == 0:
+                _box(ax, x, 2.2, "ψ_F\nper frame", w=0.85, h=0.55, fontsize=7)
+                _arrow(ax, (x, 1.48), (x, 1.92))
+                _arrow(ax, (x, 2.48), (2.5, 3.05))
+            else:
+                _arrow(ax, (x, 1.48), (2.5, 2.05))
+        if side == 0:
+            _box(ax, 2.5, 3.3, "average probabilities\nor majority vote", w=2.2, h=0.5, color="#e1f2dc", fontsize=8)  # fmt: skip
+        else:
+            _box(ax, 2.5, 2.3, "φ: avg or max over frames", w=2.4, h=0.45, color="#f8d7d0", fontsize=8)  # fmt: skip
+            _box(ax, 2.5, 3.3, "ψ_F → one softmax per\ncharacter position", w=2.4, h=0.55, color="#e1f2dc", fontsize=8)  # fmt: skip
+            _arrow(ax, (2.5, 2.53), (2.5, 3.02))
+        ax.text(2.5, 4.0, "shared weights for every frame", ha="center", fontsize=8, style="italic")
+    fig.tight_layout()
+    return fig
+
+
+def gated_fusion_network():
+    """The gated fusion network (Zhang et al., 2018) for a blurred low-resolution input: a
+    deblurring encoder–decoder (trained also to output the sharp low-resolution image), a
+    super-resolution feature branch of residual blocks, a gate that weighs the deblurring
+    features per pixel, and a reconstruction of residual blocks and two ×2 pixel shuffles."""
+    fig, ax = plt.subplots(figsize=(11.0, 4.0))
+    ax.set_xlim(0, 11), ax.set_ylim(0, 4.4), ax.axis("off")
+    _box(ax, 0.7, 2.2, "blurred\nLR input", w=1.0, h=0.7, color="#fde9c8", fontsize=8)
+    _box(ax, 2.6, 3.5, "deblurring branch\nencoder–decoder", w=1.9, h=0.7, fontsize=8)
+    _box(ax, 2.6, 0.9, "SR feature branch\nresidual blocks", w=1.9, h=0.7, fontsize=8)
+    _box(ax, 4.6, 4.1, "sharp LR\n(auxiliary loss)", w=1.4, h=0.5, color="#e1f2dc", fontsize=7)
+    _box(
+        ax, 5.0, 2.2, "gate\nconv 3×3, LReLU,\nconv 1×1", w=1.5, h=0.9, color="#f8d7d0", fontsize=7
+    )
+    ax.add_patch(plt.Circle((6.7, 2.2), 0.25, facecolor="white", edgecolor="#333333"))
+    ax.text(6.7, 2.2, "+", ha="center", va="center", fontsize=12)
+    _box(
+        ax,
+        8.2,
+        2.2,
+        "reconstruction\nresidual blocks,\n2 × (conv, shuffle ×2)",
+        w=1.9,
+        h=0.9,
+        fontsize=7,
+    )
+    _box(ax, 10.2, 2.2, "sharp HR\n× 4", w=1.0, h=0.7, color="#e1f2dc", fontsize=8)
+    _arrow(ax, (1.2, 2.4), (1.65, 3.3))
+    _arrow(ax, (1.2, 2.0), (1.65, 1.1))
+    _arrow(ax, (1.2, 2.2), (4.25, 2.2))
+    _arrow(ax, (3.55, 3.7), (3.9, 4.0))
+    _arrow(ax, (3.55, 3.35), (4.4, 2.6), label="φ_deblur")
+    _arrow(ax, (3.55, 1.05), (4.4, 1.8), label="φ_SR")
+    _arrow(ax, (5.75, 2.2), (6.45, 2.2), label="× φ_deblur")
+    _arrow(ax, (3.55, 0.7), (6.6, 1.95), color="#d62728", rad=0.25)
+    ax.text(5.3, 0.35, "φ_fusion = φ_SR + gate · φ_deblur (no sigmoid: any weight)", ha="center", fontsize=8, color="#d62728")  # fmt: skip
+    _arrow(ax, (6.95, 2.2), (7.25, 2.2))
+    _arrow(ax, (9.15, 2.2), (9.7, 2.2))
+    fig.tight_layout()
+    return fig

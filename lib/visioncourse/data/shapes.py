@@ -10,7 +10,7 @@ Videos (move the centres over time), flow pairs (render twice with a known displ
 question/answer pairs (read the attributes) are all functions of the same ``Scene``.
 
 Everything is batched torch on the device you pass: no Python loop per image or per pixel
-(the only loops run over the K object slots, K <= 8).
+(the only loops run over the K object slots, K <= 12).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ COLOR_RGB = (
 )
 SIZE_NAMES = ("small", "large")
 BACKGROUNDS = ("plain", "noise", "texture")
-MAX_SLOTS = 8
+MAX_SLOTS = 12
 
 
 def checked_replace(config, changes: dict):
