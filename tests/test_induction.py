@@ -84,3 +84,30 @@ def test_count_by_induction_soft_memory_adds_the_raw_footprint():
         model, torch.zeros(1, 1), (4, 4), max_steps=3, round_memory=False
     )
     assert memories[-1].flatten()[[0, 5]].tolist() == pytest.approx([0.9, 0.9])
+
+
+def test_sequence_targets_by_hand():
+    cells = torch.tensor([[9, 2, 16, 16], [16, 16, 16, 16]])  # 2 objects (stop = 16), and none
+    inputs, targets = induction.sequence_targets(cells, torch.tensor([2, 0]), stop=16, start=17)
+    assert inputs.tolist() == [[17, 2, 9, 16, 16], [17, 16, 16, 16, 16]]
+    assert targets.tolist() == [[2, 9, 16, -100, -100], [16, -100, -100, -100, -100]]
+
+
+def test_count_by_induction_stop_is_final():
+    """A model that says stop at step 3 and then points again, redrawing marked cells: the loop
+    must keep the stop, and take a maximum rather than a sum."""
+    calls = []
+
+    def wobbly(images, memory):
+        step = len(calls)
+        calls.append(step)
+        logits = torch.full((len(memory), 17), -10.0)
+        logits[:, {0: 0, 1: 5, 2: 16}.get(step, 5)] = 10.0
+        delta = torch.zeros_like(memory)
+        for cell in {0: [0], 1: [0, 5], 2: [10]}.get(step, [5]):
+            delta.view(len(memory), -1)[:, cell] = 0.9
+        return logits, delta
+
+    counts, memories = induction.count_by_induction(wobbly, torch.zeros(1, 1), (4, 4), max_steps=4)
+    assert counts.tolist() == [2]
+    assert memories[:, 0].flatten(1).sum(1).tolist() == [0.0, 1.0, 2.0, 2.0, 2.0]

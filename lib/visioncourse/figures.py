@@ -731,40 +731,64 @@ def inductive_counting():
         ax.set_xlim(0, 5), ax.set_ylim(0, 4.2), ax.axis("off")
     ax = axes[0]
     ax.set_title("end to end: CNN + LSTM, trained on whole sequences", fontsize=9)
-    _frames(ax, 0.45, 1.0, 1, label="image x")
-    _box(ax, 0.45, 2.3, "CNN", w=0.6, h=0.5, fontsize=8)
-    _arrow(ax, (0.45, 1.25), (0.45, 2.04))
-    for i, token in enumerate(("obj", "obj", "obj", "end")):
+    _frames(ax, 0.45, 0.6, 1, label="image x")
+    _box(ax, 0.45, 1.6, "CNN", w=0.6, h=0.5, fontsize=8)
+    _arrow(ax, (0.45, 0.85), (0.45, 1.34))
+    ax.plot([0.75, 4.35], [1.6, 1.6], color="#999999", lw=1)  # the image's features, to every step
+    for i, token in enumerate(("cell", "cell", "cell", "stop")):
         x = 1.5 + 0.95 * i
-        _box(ax, x, 2.3, "LSTM", w=0.65, h=0.5, fontsize=8)
+        _box(ax, x, 2.5, "LSTM", w=0.65, h=0.5, fontsize=8)
+        _arrow(ax, (x - 0.15, 1.6), (x - 0.15, 2.24), color="#999999")
         _box(
             ax,
             x,
-            3.5,
+            3.6,
             token,
             w=0.55,
             h=0.4,
-            color="#e1f2dc" if token == "obj" else "#f8d7d0",
+            color="#e1f2dc" if token == "cell" else "#f8d7d0",
             fontsize=8,
         )
-        _arrow(ax, (x, 2.56), (x, 3.29))
-        _arrow(ax, (x - 0.95 + 0.33 if i else 0.76, 2.3), (x - 0.33, 2.3))
-    ax.text(2.9, 1.35, "the count lives in the LSTM's state; sequences\nlonger than in training were never seen",
-            ha="center", fontsize=8, style="italic")  # fmt: skip
+        _arrow(ax, (x, 2.76), (x, 3.39))
+        if i:
+            _arrow(ax, (x - 0.95 + 0.33, 2.5), (x - 0.33, 2.5))
+            _arrow(ax, (x - 0.95 + 0.28, 3.45), (x + 0.12, 2.76), color="#d62728", rad=0.2)
+    ax.text(
+        2.9,
+        0.35,
+        "features and the last token go in at every step; how far it has got\n"
+        "lives in the LSTM's state, and longer sequences were never seen",
+        ha="center",
+        fontsize=8,
+        style="italic",
+    )
     ax = axes[1]
     ax.set_title("inductive: the state is a memory map, trained one step at a time", fontsize=9)
     _frames(ax, 0.55, 3.1, 1, label="image x")
-    _frames(ax, 0.55, 1.4, 1, label="memory m_t", color="#eeeeee")
-    _box(ax, 2.1, 2.3, "Φ(x, m_t)", w=0.9, h=0.6, fontsize=9)
+    _frames(ax, 0.55, 1.4, 1, label=r"memory $m_t$", color="#eeeeee")
+    _box(ax, 2.1, 2.3, r"$\Phi(x, m_t)$", w=0.9, h=0.6, fontsize=9)
     _arrow(ax, (0.8, 3.0), (1.65, 2.45))
     _arrow(ax, (0.8, 1.5), (1.65, 2.15))
-    _box(ax, 3.9, 3.3, "p(y_{t+1}):\ncells + stop", w=1.3, h=0.6, color="#e1f2dc", fontsize=8)
-    _box(ax, 3.9, 1.4, "Δm: footprint\nof that object", w=1.3, h=0.6, color="#f8d7d0", fontsize=8)
+    _box(ax, 3.9, 3.3, "$p(y_{t+1})$:\ncells + stop", w=1.3, h=0.6, color="#e1f2dc", fontsize=8)
+    _box(
+        ax,
+        3.9,
+        1.4,
+        r"$\Delta m$: footprint" + "\nof that object",
+        w=1.3,
+        h=0.6,
+        color="#f8d7d0",
+        fontsize=8,
+    )
     _arrow(ax, (2.56, 2.45), (3.24, 3.2))
     _arrow(ax, (2.56, 2.15), (3.24, 1.5))
-    _arrow(ax, (3.25, 1.1), (0.8, 1.15), rad=-0.25, label="m_{t+1} = m_t + Δm")
+    _arrow(ax, (3.25, 1.1), (0.8, 1.15), rad=-0.25, label=r"$m_{t+1} = m_t + \Delta m$")
     ax.text(
-        2.5, 0.1, "loss per step: −log p(y_{t+1}) + γ‖m_t + Δm − m_{t+1}‖²", ha="center", fontsize=8
+        2.5,
+        0.1,
+        r"loss per step: $-\log p(y_{t+1}) + \gamma\,\Vert m_t + \Delta m - m_{t+1}\Vert^2$",
+        ha="center",
+        fontsize=8,
     )
     fig.tight_layout()
     return fig

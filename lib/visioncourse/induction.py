@@ -123,6 +123,34 @@ def count_by_induction(model: Callable, images: Tensor, memory_shape: tuple[int,
     return counts, torch.stack(memories)
 
 
+def sequence_targets(cells: Tensor, counts: Tensor, stop: int, start: int,
+                     ignore_index: int = -100) -> tuple[Tensor, Tensor]:  # fmt: skip
+    """Teacher forcing for an end-to-end model that emits one object's cell per step, in
+    reading order (row by row, so by increasing cell index), then ``stop``.
+
+    Args:
+        cells (Tensor[N, K] long): each object's cell, ``stop`` in empty slots (as
+            ``object_cells`` gives them); counts (Tensor[N] long): objects per scene.
+        stop, start: the stop and start tokens.
+    Returns:
+        inputs (Tensor[N, K + 1] long): ``start``, then the sorted cells (``stop`` past the
+        count); targets (Tensor[N, K + 1] long): the sorted cells, ``stop`` at position
+        ``counts``, ``ignore_index`` after it.
+    """
+    if cells.dim() != 2 or counts.shape != cells.shape[:1]:
+        raise ValueError(
+            f"need cells (N, K) and counts (N,); got {tuple(cells.shape)}, {tuple(counts.shape)}"
+        )
+    ordered = cells.sort(1).values  # stop is the largest token, so empty slots go last
+    inputs = torch.cat((torch.full_like(ordered[:, :1], start), ordered), 1)
+    targets = torch.cat((ordered, torch.full_like(ordered[:, :1], stop)), 1)
+    position = torch.arange(targets.shape[1], device=cells.device)[None]
+    targets = torch.where(
+        position > counts[:, None], torch.full_like(targets, ignore_index), targets
+    )
+    return inputs, targets
+
+
 def count_from_tokens(tokens: Tensor, end: int) -> Tensor:
     """The count an end-to-end model emitted: the position of the first ``end`` token in each
     row (the number of tokens before it), or the row's length if it never ended.
