@@ -804,7 +804,7 @@ def multiframe_recognition(frames: int = 4):
     (mean or max over frames) merges the features, and one classifier ψ_F reads them."""
     fig, axes = plt.subplots(1, 2, figsize=(11.0, 3.8))
     titles = ("merge the predictions: a single-frame network,\nthen average or vote",
-              "merge the features: ψ_I per frame, φ over frames,\nthen ψ_F (one classifier per position)")  # fmt: skip
+              "merge the features: ψ_I per frame, φ over frames,\nthen ψ_F (one classifier shared by the positions)")  # fmt: skip
     for ax, title in zip(axes, titles):
         ax.set_xlim(0, 5), ax.set_ylim(0, 4.4), ax.axis("off")
         ax.set_title(title, fontsize=9)
