@@ -148,14 +148,13 @@ def _glyph_bank(height: int, width: int) -> Tensor:
     top, bottom = (
         rows.min().item(),
         rows.max().item() + 1,
-    )  # one box around every glyph: a common baseline
-    widths = [(g.amax(0) > 0).nonzero()[:, 0] for g in ink]
-    cells = []
-    for g, w in zip(ink, widths):  # centre each glyph horizontally in a cell as wide as the widest
-        left = (w.min() + w.max() + 1) // 2
-        half = max(int(ws.max() - ws.min() + 1) for ws in widths) // 2 + 1
-        cells.append(g[top:bottom, left - half : left + half])
-    bank = torch.stack(cells)[:, None]
+    )  # one box for all glyphs: a common baseline
+    columns = [(g.amax(0) > 0).nonzero()[:, 0] for g in ink]
+    half = (
+        max(int(c.max() - c.min() + 1) for c in columns) // 2 + 1
+    )  # cells as wide as the widest glyph
+    centres = [(c.min() + c.max() + 1) // 2 for c in columns]  # each glyph centred in its cell
+    bank = torch.stack([g[top:bottom, m - half : m + half] for g, m in zip(ink, centres)])[:, None]
     return F.interpolate(bank, size=(height, width), mode="area")[:, 0].clamp(0, 1)
 
 
