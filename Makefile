@@ -11,7 +11,7 @@ SUBMISSIONS ?= submissions
 TIMEOUT ?= 300
 JOBS ?= 1
 
-.PHONY: install lab test lint unit notebooks browser site student check-student grade bench data clean
+.PHONY: install lab test lint unit notebooks browser sandbox site student check-student grade bench data clean
 
 install: $(STAMP)
 
@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml
 lab: install
 	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root,) course/student
 
-test: install lint unit check-student notebooks
+test: install sandbox lint unit check-student notebooks
 
 lint: install
 	$(BIN)/ruff check lib tests tools data_scripts course/[0-9][0-9]_*.py
@@ -72,8 +72,19 @@ student: install
 check-student: install
 	$(PY) tools/course.py check
 
-grade: install
-	$(PY) tools/course.py grade $(SUBMISSIONS) --timeout $(TIMEOUT) --jobs $(JOBS)
+# Each submission is graded in a bubblewrap sandbox (see the README's instructor section).
+# UNSAFE=1 grades without one, where bubblewrap cannot run.
+grade: install sandbox
+	$(PY) tools/course.py grade $(SUBMISSIONS) --timeout $(TIMEOUT) --jobs $(JOBS) $(if $(UNSAFE),--unsafe,)
+
+# bubblewrap for the grading sandbox: Debian's package where apt-get works (as root); else
+# `make grade` refuses and says why, and the sandbox tests are skipped.
+sandbox:
+	@command -v bwrap >/dev/null || \
+	  { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; } || \
+	        echo "could not install bubblewrap (offline?): grading needs it or UNSAFE=1"; \
+	    else echo "no bubblewrap (bwrap) and no way to install it here: grading needs it or UNSAFE=1"; fi; }
 
 bench: install
 	$(PY) -m visioncourse.data.bench

@@ -1,10 +1,13 @@
 import importlib.util
-import json
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import nbformat
+import torch
+
+from visioncourse.grading import encode_frame
 
 ROOT = Path(__file__).resolve().parent.parent
 spec = importlib.util.spec_from_file_location("course_tool", ROOT / "tools" / "course.py")
@@ -36,46 +39,51 @@ def alive(pid: int) -> bool:
         return False
 
 
-def test_run_killable_kills_the_command_and_what_it_started(tmp_path):
+def test_run_capped_kills_the_command_and_what_it_started(tmp_path):
     pid_file = tmp_path / "child.pid"
     script = (
         "import subprocess, sys, time\n"
         "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
         f"open({str(pid_file)!r}, 'w').write(str(child.pid))\n"
+        "print('started', flush=True)\n"
         "time.sleep(600)\n"
     )
-    finished, output = course_tool.run_killable([sys.executable, "-c", script], timeout=3)
-    assert not finished and output == ""
+    finished, output = course_tool.run_capped([sys.executable, "-c", script], timeout=3)
+    assert not finished and output == "started\n"  # what it printed before the kill is kept
     child = int(pid_file.read_text())
     for _ in range(50):  # SIGKILL is asynchronous; give the kernel a moment
         if not alive(child):
             break
         time.sleep(0.1)
     assert not alive(child)
-    assert course_tool.run_killable([sys.executable, "-c", "print('hi')"], 60) == (True, "hi\n")
+    assert course_tool.run_capped([sys.executable, "-c", "print('hi')"], 60) == (True, "hi\n")
 
 
-def fake_otter(write_results: bool, finished: bool, tests=None):
-    """Stands in for run_killable: optionally writes otter's results.json, then 'hangs'."""
-    tests = tests or [{"name": "ex1_1", "score": 2.0, "max_score": 2.0, "output": "passed"}]
+def test_run_capped_keeps_at_most_the_cap(monkeypatch):
+    monkeypatch.setattr(course_tool, "MAX_OUTPUT_BYTES", 1000)
+    script = "import sys\nfor _ in range(10000): sys.stdout.write('x' * 100)"
+    finished, output = course_tool.run_capped([sys.executable, "-c", script], timeout=60)
+    assert finished and output == "x" * 1000
 
-    def run(command, timeout):
-        if write_results:
-            out = Path(command[command.index("-o") + 1])
-            (out / "results.json").write_text(json.dumps({"tests": tests}))
-        return finished, "Traceback ...\nRuntimeError: boom\n"
+
+def fake_chapter():
+    """A chapter with one exercise, ex1_1 (2 points): one public test whose one check wants
+    [1., 2.]."""
+    check = {"kind": "expect_close", "tainted": False, "label": "Exercise 1.1",
+             "expected": torch.tensor([1.0, 2.0]), "options": {}}  # fmt: skip
+    return SimpleNamespace(points={"ex1_1": 2.0}, hidden={"ex1_1": {"test_a": False}},
+                           sandbox_tests="", key=lambda: {"ex1_1": {"test_a": [check]}})  # fmt: skip
+
+
+def fake_run(records=(), finished=True, garbage=""):
+    """Stands in for run_capped: prints ``records`` (got values for test_a) as frames."""
+
+    def run(command, timeout, env=None, cwd=None):
+        frames = [encode_frame("record", {"exercise": "ex1_1", "tests": {"test_a": {"gots": [g]}}})
+                  for g in records]  # fmt: skip
+        return finished, "\n".join([garbage, *frames, "Traceback ...\nRuntimeError: boom"])
 
     return run
-
-
-def autograder(tmp_path) -> Path:
-    """An autograder zip with one exercise, ex1_1, worth 2 points."""
-    import zipfile
-
-    path = tmp_path / "ag.zip"
-    with zipfile.ZipFile(path, "w") as z:
-        z.writestr("tests/ex1_1.py", "OK_FORMAT = False\nname = 'ex1_1'\npoints = 2\n")
-    return path
 
 
 def notebook_in(tmp_path) -> Path:
@@ -84,51 +92,52 @@ def notebook_in(tmp_path) -> Path:
     return notebook
 
 
-def test_grade_notebook_keeps_results_written_before_a_hang(tmp_path, monkeypatch):
-    notebook, zip_path = notebook_in(tmp_path), autograder(tmp_path)
-    monkeypatch.setattr(course_tool, "run_killable", fake_otter(write_results=True, finished=False))
-    scores, text, review = course_tool.grade_notebook(notebook, zip_path, timeout=5)
-    assert scores == {"ex1_1": 2.0} and "[ex1_1] 2/2" in text and review is None
+def grade_fake(tmp_path, monkeypatch, run):
+    monkeypatch.setattr(course_tool, "run_capped", run)
+    monkeypatch.setattr(course_tool, "pids_cgroup", lambda: None)
+    return course_tool.grade_notebook(notebook_in(tmp_path), fake_chapter(), timeout=5)
 
-    monkeypatch.setattr(course_tool, "run_killable", fake_otter(False, finished=False))
-    scores, text, review = course_tool.grade_notebook(notebook, zip_path, timeout=5)
-    assert scores == {} and review == "did not finish within 5 s, twice"
-    assert "scored 0 until reviewed" in text
-    monkeypatch.setattr(course_tool, "run_killable", fake_otter(False, finished=True))
-    scores, text, review = course_tool.grade_notebook(notebook, zip_path, timeout=5)
-    assert scores == {} and "could not run" in text and "RuntimeError: boom" in text and review
+
+def test_grade_notebook_scores_the_values_that_came_back(tmp_path, monkeypatch):
+    right, wrong = torch.tensor([1.0, 2.0]), torch.tensor([1.0, 3.0])
+    scores, text, review = grade_fake(tmp_path, monkeypatch, fake_run([right]))
+    assert scores == {"ex1_1": 2.0} and "[ex1_1] 2/2" in text and review is None
+    scores, text, review = grade_fake(tmp_path, monkeypatch, fake_run([wrong]))
+    assert scores == {"ex1_1": 0.0} and "wrong value" in text and review is None
+    # the better of a checkpoint and the final run counts; a record of a hang counts too
+    scores, _, review = grade_fake(tmp_path, monkeypatch, fake_run([right, wrong], finished=False))
+    assert scores == {"ex1_1": 2.0} and review == "did not finish within 5 s, twice"
 
 
 def test_grade_notebook_retries_once_after_a_timeout(tmp_path, monkeypatch):
-    notebook, zip_path = notebook_in(tmp_path), autograder(tmp_path)
-    attempts = iter([fake_otter(False, finished=False), fake_otter(True, finished=True)])
-    monkeypatch.setattr(course_tool, "run_killable", lambda *args: next(attempts)(*args))
-    scores, _, _ = course_tool.grade_notebook(notebook, zip_path, timeout=5)
-    assert scores == {"ex1_1": 2.0} and next(attempts, None) is None
+    attempts = iter([fake_run(finished=False), fake_run([torch.tensor([1.0, 2.0])])])
+    scores, _, review = grade_fake(tmp_path, monkeypatch, lambda *a, **k: next(attempts)(*a, **k))
+    assert scores == {"ex1_1": 2.0} and review is None and next(attempts, None) is None
 
 
-def test_reported_scores_are_clamped_and_unknown_tests_ignored(tmp_path, monkeypatch):
-    """A notebook that writes its own results (50 points on a 2-point exercise, a made-up
-    exercise, a negative score elsewhere) gets what the master allows, no more."""
-    notebook, zip_path = notebook_in(tmp_path), autograder(tmp_path)
-    forged = [{"name": "ex1_1", "score": 50.0}, {"name": "ex9_9", "score": 100.0}]
-    monkeypatch.setattr(course_tool, "run_killable", fake_otter(True, True, tests=forged))
-    scores, text, review = course_tool.grade_notebook(notebook, zip_path, timeout=5)
-    assert scores == {"ex1_1": 2.0} and "ex9_9" not in text and review is None
-    assert course_tool.clamp_scores({"ex1_1": -3.0}, {"ex1_1": 2.0}) == {"ex1_1": 0.0}
+def test_forged_frames_are_data_that_scores_nothing(tmp_path, monkeypatch):
+    """Claims of a score, a pass or a made-up test are not values the key asks for."""
+    forged = "\n".join([
+        encode_frame("score", {"ex1_1": 50.0}),
+        encode_frame("record", {"exercise": "ex1_1", "tests": {"test_a": {"gots": ["passed"]},
+                                                               "test_made_up": {"gots": [1]}}}),
+        encode_frame("record", {"exercise": "ex9_9", "tests": {"test_x": {"gots": [1]}}}),
+        "@@visioncourse-grading record !!not base64!!",
+    ])  # fmt: skip
+    scores, text, review = grade_fake(tmp_path, monkeypatch, fake_run(garbage=forged))
+    assert scores == {"ex1_1": 0.0} and "made_up" not in text and "ex9_9" not in text
+    assert review is None  # records came back; they were just wrong
 
 
-def test_a_run_without_scored_exercises_is_flagged_not_dropped(tmp_path, monkeypatch):
-    notebook, zip_path = notebook_in(tmp_path), autograder(tmp_path)
-    monkeypatch.setattr(course_tool, "run_killable", fake_otter(True, True, tests=[{"name": "x"}]))
-    scores, text, review = course_tool.grade_notebook(notebook, zip_path, timeout=5)
-    assert scores == {} and review == "no scored exercise" and "until reviewed" in text
+def test_a_run_without_records_is_flagged_not_dropped(tmp_path, monkeypatch):
+    scores, text, review = grade_fake(tmp_path, monkeypatch, fake_run())
+    assert scores == {"ex1_1": 0.0} and review == "no test result came back"
+    assert "until reviewed" in text and "RuntimeError: boom" in text
 
 
 def test_links_folders_and_huge_files_are_refused_unread(tmp_path, monkeypatch):
-    zip_path = autograder(tmp_path)
     monkeypatch.setattr(
-        course_tool, "run_killable", lambda *a: (_ for _ in ()).throw(AssertionError("ran"))
+        course_tool, "run_capped", lambda *a, **k: (_ for _ in ()).throw(AssertionError("ran"))
     )
     link = tmp_path / "link.ipynb"
     link.symlink_to("/dev/zero")
@@ -138,8 +147,12 @@ def test_links_folders_and_huge_files_are_refused_unread(tmp_path, monkeypatch):
     with huge.open("wb") as f:  # sparse: no disk used
         f.truncate(course_tool.MAX_NOTEBOOK_BYTES + 1)
     for path, why in ((link, "a link"), (folder, "not a regular file"), (huge, "over the")):
-        scores, text, review = course_tool.grade_notebook(path, zip_path, timeout=5)
+        scores, text, review = course_tool.grade_notebook(path, fake_chapter(), timeout=5)
         assert scores == {} and why in review and "not read" in text
+    not_json = tmp_path / "script.ipynb"
+    not_json.write_text("print('I am a script')")
+    scores, text, review = course_tool.grade_notebook(not_json, fake_chapter(), timeout=5)
+    assert review == "not a valid Jupyter notebook"
 
 
 def test_grade_refuses_a_folder_without_student_folders(tmp_path, capsys):

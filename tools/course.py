@@ -2,10 +2,12 @@
 
     python tools/course.py student            # masters -> course/student/<chapter>/ (+ autograders)
     python tools/course.py check              # student build is current and leaks no solution
-    python tools/course.py grade DIR [--timeout S]
+    python tools/course.py grade DIR [--timeout S] [--jobs N] [--unsafe]
 
-Otter-grader does the real work (solution stripping, test files, running submissions); this
-file only loops over chapters and students and collects otter's results into a gradebook.
+Otter-grader builds the student notebooks and the test files (``otter assign``). Grading does
+not use ``otter run``: each submission runs in a bubblewrap sandbox, only the values its
+functions return come back, and this process scores them against a key recorded from the
+master (see the grading section below and ``visioncourse.grading``).
 """
 
 from __future__ import annotations
@@ -135,11 +137,14 @@ def stable_cell_ids(notebook: Path) -> None:
     notebook.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
 
 
-def build_students(dest: Path = STUDENT, autograders: Path | None = AUTOGRADERS) -> None:
-    """Write every student notebook and its public tests to dest/<chapter>/."""
-    sync_repo_url()
+def build_students(dest: Path = STUDENT, autograders: Path | None = AUTOGRADERS,
+                   chapter_masters: list[Path] | None = None) -> None:  # fmt: skip
+    """Write every student notebook and its public tests to dest/<chapter>/ (the course's
+    masters, or ``chapter_masters``, which are used as they are)."""
+    if chapter_masters is None:
+        sync_repo_url()
     with tempfile.TemporaryDirectory() as tmp:
-        for master in masters():
+        for master in chapter_masters or masters():
             dist = assign(master, Path(tmp))
             target = dest / master.stem
             shutil.rmtree(target, ignore_errors=True)
@@ -198,37 +203,36 @@ def check_students() -> list[str]:
 
 
 # ----------------------------------------------------------------------------- grading
+#
+# A submission runs in a sandbox (bubblewrap): no network, a private /tmp, its own PID
+# namespace (every process it starts dies with it), the repository hidden except the library
+# and the venv (read-only), the submissions, the autograders and the keys hidden, and limits on
+# address space, file size, CPU time and processes. What comes back is data: the values the
+# student's functions returned on the test inputs (visioncourse.grading). The expected values
+# (the key, from the master's own run) never enter the sandbox; this process compares.
+
+GRADING = ROOT / "build" / "grading"  # the keys: expected values, never shown to a sandbox
+MAX_NOTEBOOK_BYTES = 50 * 2**20  # a chapter with outputs is a few MB
+MAX_OUTPUT_BYTES = 64 * 2**20  # what a run may print (its records included)
+TMP_BYTES = 512 * 2**20  # the sandbox's private /tmp
+FILE_BYTES = 256 * 2**20  # the largest file a submission may write
+MAX_TASKS = 256  # processes and threads of one submission (a pids cgroup, where one is free)
+
+
+def chapter_tests(zip_path: Path) -> dict[str, str]:
+    """Exercise name -> its test file (otter's format), read from an autograder zip."""
+    import zipfile
+
+    with zipfile.ZipFile(zip_path) as z:
+        return {Path(n).stem: z.read(n).decode() for n in sorted(z.namelist())
+                if n.startswith("tests/") and n.endswith(".py")}  # fmt: skip
 
 
 def exercise_points(zip_path: Path) -> dict[str, float]:
     """Exercise name -> points, read from the autograder's test files."""
-    import zipfile
+    from visioncourse.grading import parse_test_file
 
-    points = {}
-    with zipfile.ZipFile(zip_path) as z:
-        for name in sorted(z.namelist()):
-            if name.startswith("tests/") and name.endswith(".py"):
-                match = re.search(r"^points = ([\d.]+)", z.read(name).decode(), re.M)
-                points[Path(name).stem] = float(match.group(1)) if match else 1.0
-    return points
-
-
-def run_killable(command: list[str], timeout: float) -> tuple[bool, str]:
-    """Run ``command``; past ``timeout``, kill it and every process in its session.
-
-    Returns (finished in time, its merged stdout and stderr; empty after a kill).
-    """
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          start_new_session=True) as proc:  # fmt: skip
-        try:
-            return True, proc.communicate(timeout=timeout)[0]
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)  # the kernel exits with its parent
-            proc.wait()
-            return False, ""
-
-
-MAX_NOTEBOOK_BYTES = 50 * 2**20  # a chapter with outputs is a few MB
+    return {q: parse_test_file(text)[0] for q, text in chapter_tests(zip_path).items()}
 
 
 def refuse_reason(notebook: Path) -> str | None:
@@ -246,58 +250,251 @@ def refuse_reason(notebook: Path) -> str | None:
     return None
 
 
-def clamp_scores(scores: dict[str, float], points: dict[str, float]) -> dict[str, float]:
-    """Scores an autograder reported, trusted only as far as the master allows: exercises the
-    chapter does not have are dropped, and each score is clamped to [0, its points]."""
-    return {q: min(max(float(s), 0.0), points[q]) for q, s in scores.items() if q in points}
+def run_capped(command: list[str], timeout: float, env: dict | None = None,
+               cwd: Path | None = None) -> tuple[bool, str]:  # fmt: skip
+    """Run ``command`` in its own session; keep at most ``MAX_OUTPUT_BYTES`` of its merged
+    output; past ``timeout`` kill its whole session. Returns (finished in time, output)."""
+    import threading
+
+    kept = bytearray()
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+                          cwd=cwd, start_new_session=True) as proc:  # fmt: skip
+
+        def read() -> None:
+            while chunk := proc.stdout.read(1 << 16):
+                if len(kept) < MAX_OUTPUT_BYTES:  # past the cap: read on, keep nothing
+                    kept.extend(chunk[: MAX_OUTPUT_BYTES - len(kept)])
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        try:
+            proc.wait(timeout=timeout)
+            finished = True
+        except subprocess.TimeoutExpired:
+            finished = False
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # whatever it left (a sandbox leaves nothing)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+        reader.join(timeout=10)
+    return finished, kept.decode("utf-8", "replace")
 
 
-def grade_notebook(notebook: Path, zip_path: Path, timeout: float,
-                   points: dict[str, float] | None = None) -> tuple[dict[str, float], str, str | None]:  # fmt: skip
+def sandbox_problem() -> str | None:
+    """Why submissions cannot be sandboxed here (None when bubblewrap works)."""
+    if shutil.which("bwrap") is None:
+        return "bubblewrap (bwrap) is not installed; `make grade` installs it where apt-get works"
+    probe = subprocess.run(["bwrap", *BWRAP_BASE, "--", "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        return f"bubblewrap cannot start a sandbox here: {probe.stderr.strip()[:300]}"
+    return None
+
+
+BWRAP_BASE = ["--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
+              "--new-session", "--cap-drop", "ALL", "--ro-bind", "/", "/", "--dev", "/dev",
+              "--proc", "/proc", "--size", str(TMP_BYTES), "--tmpfs", "/tmp"]  # fmt: skip
+
+
+def pids_cgroup() -> Path | None:
+    """A fresh pids cgroup limited to ``MAX_TASKS`` (cgroup v2 or v1), or None where this
+    process may not make one; RLIMIT_NPROC limits processes then, except for root."""
+    import uuid
+
+    v2, v1 = Path("/sys/fs/cgroup"), Path("/sys/fs/cgroup/pids")
+    controllers = v2 / "cgroup.subtree_control"
+    v2_pids = controllers.exists() and "pids" in controllers.read_text().split()
+    for parent in [v2] * v2_pids + [v1]:
+        if not ((parent / "cgroup.procs").exists() and os.access(parent, os.W_OK)):
+            continue
+        group = parent / f"visioncourse-{uuid.uuid4().hex[:12]}"
+        try:
+            group.mkdir()
+            (group / "pids.max").write_text(str(MAX_TASKS))
+            return group
+        except OSError:
+            continue
+    return None
+
+
+def sandboxed(argv: list[str], inbox: Path, hide: list[Path], timeout: float,
+              memory_gb: float, unsafe: bool, group: Path | None) -> list[str]:  # fmt: skip
+    """The command that runs ``argv`` on ``inbox`` (read-only at /tmp/grading/in, the working
+    directory /tmp/grading) in a sandbox, with limits; with ``unsafe``, limits only."""
+    limits = ["prlimit", f"--as={int(memory_gb * 2**30)}", f"--fsize={FILE_BYTES}",
+              f"--cpu={int(timeout * (os.cpu_count() or 1)) + 60}", "--core=0"]  # fmt: skip
+    if os.geteuid() != 0:  # root is exempt from RLIMIT_NPROC: the cgroup limits it
+        limits.append(f"--nproc={MAX_TASKS + len(os.listdir('/proc'))}")
+    limits = limits if shutil.which("prlimit") else []
+    join = ["sh", "-c", f'echo $$ > "{group}/cgroup.procs" && exec "$@"', "sh"] if group else []
+    if unsafe:
+        return join + limits + argv
+    box = ["bwrap", *BWRAP_BASE]
+    import visioncourse
+
+    visible = [Path(visioncourse.__file__).resolve().parents[1], Path(sys.prefix),
+               Path(sys.base_prefix), Path(sys.executable).resolve().parent]  # fmt: skip
+    hidden = [h.resolve() for h in hide if h.exists()]
+    for folder in hidden:
+        box += ["--tmpfs", str(folder)]
+    for path in visible:  # the library and Python, where a hidden folder holds them
+        if any(path.is_relative_to(h) for h in hidden):
+            box += ["--ro-bind", str(path), str(path)]
+    box += ["--ro-bind", str(inbox), "/tmp/grading/in", "--chdir", "/tmp/grading",
+            "--setenv", "HOME", "/tmp/grading", "--"]  # fmt: skip
+    return join + limits + box + argv
+
+
+def runner_env(threads: int) -> dict[str, str]:
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8",
+            "COURSE_MODE": "fast", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": str(threads),
+            "PYTHONDONTWRITEBYTECODE": "1", "HOME": "/tmp/grading"}  # fmt: skip
+
+
+class Chapter:
+    """What grading a chapter needs: its tests, points, hidden flags and the key."""
+
+    def __init__(self, master: Path, zip_path: Path, keys: Path = GRADING) -> None:
+        from visioncourse.grading import parse_test_file, rewrite_tests
+
+        self.name, self.master, self.zip_path = master.stem, master, zip_path
+        files = chapter_tests(zip_path)
+        self.points = {q: parse_test_file(text)[0] for q, text in files.items()}
+        self.hidden = {q: {fn.name: hidden for fn, hidden in parse_test_file(text)[1]}
+                       for q, text in files.items()}  # fmt: skip
+        self.sandbox_tests = rewrite_tests(files, key=False)
+        self.key_tests = rewrite_tests(files, key=True)
+        self.key_path = keys / f"{self.name}.pt"
+        self._key = None
+
+    def key(self, timeout: float = 600.0) -> dict:
+        """Exercise -> test -> the checks it makes, recorded from the master's run (cached in
+        build/grading; rebuilt when the master or its tests change). Fails when the master's
+        own solutions do not pass their rewritten tests."""
+        import hashlib
+
+        import torch
+
+        from visioncourse.grading import judge_test, parse_frames
+
+        if self._key is not None:
+            return self._key
+        digest = hashlib.sha256(self.master.read_bytes() + self.sandbox_tests.encode()).hexdigest()
+        if self.key_path.exists():
+            saved = torch.load(self.key_path, weights_only=True)
+            if saved.get("digest") == digest:
+                self._key = saved["key"]
+                return self._key
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp = Path(tmp)
+            notebook = tmp / "master.ipynb"
+            run([sys.executable, "-m", "jupytext", "--to", "ipynb", "-q", "-o", str(notebook),
+                 str(self.master)])  # fmt: skip
+            (tmp / "tests.py").write_text(self.sandbox_tests)
+            (tmp / "key.py").write_text(self.key_tests)
+            command = [sys.executable, "-m", "visioncourse.grading", str(notebook),
+                       str(tmp / "tests.py"), "--key", str(tmp / "key.py")]  # fmt: skip
+            env = {**os.environ, "COURSE_MODE": "fast", "MPLBACKEND": "Agg"}
+            finished, output = run_capped(command, timeout, env=env, cwd=tmp)
+        frames = parse_frames(output)
+        key = {p["exercise"]: {t: r["key"] for t, r in p["tests"].items()}
+               for kind, p in frames if kind == "key"}  # fmt: skip
+        records = {p["exercise"]: p["tests"] for kind, p in frames if kind == "record"}
+        problems = [] if finished else [f"the master did not finish within {timeout:.0f} s"]
+        for q in self.points:
+            for test, positions in key.get(q, {}).items():
+                why = judge_test(positions, records.get(q, {}).get(test))
+                if why:
+                    problems.append(f"{q}/{test}: {why}")
+            if q not in key:
+                problems.append(f"{q}: no key recorded")
+        if problems:
+            tail = "\n".join(output.strip().splitlines()[-15:])
+            raise SystemExit(f"{self.name}: the solutions do not pass their own grading tests "
+                             "(a test whose inputs change when its expected value is left out?):\n  "
+                             + "\n  ".join(problems) + f"\n--- master's output ---\n{tail}")  # fmt: skip
+        self.key_path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"digest": digest, "key": key}, self.key_path)
+        self._key = key
+        return key
+
+
+def grade_notebook(notebook: Path, chapter: Chapter, timeout: float, hide: list[Path] = (),
+                   memory_gb: float = 8.0, unsafe: bool = False,
+                   threads: int = 1) -> tuple[dict[str, float], str, str | None]:  # fmt: skip
     """Scores per exercise, a feedback text and, where a person should look, why (else None)
-    for one submitted notebook. ``points``: the autograder's exercise points, if already
-    read. Never raises."""
-    import nbformat
+    for one submitted notebook. Never raises for anything in the submission."""
+    from visioncourse.grading import parse_frames, score_exercise
 
     refused = refuse_reason(notebook)
     if refused:
         return {}, f"{refused}; scored 0 until reviewed", refused
-    try:
-        nbformat.validate(nbformat.read(notebook, as_version=4))
+    try:  # read without following a link that appeared since, and never past the cap
+        fd = os.open(notebook, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        with os.fdopen(fd, "rb") as f:
+            nb = json.loads(f.read(MAX_NOTEBOOK_BYTES + 1))
+        if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+            raise ValueError("no list of cells")
+        cells = [{"cell_type": c.get("cell_type"), "source": c.get("source", "")}
+                 for c in nb["cells"] if isinstance(c, dict)]  # fmt: skip
     except Exception as err:  # not JSON, not a notebook, or a broken one
-        return (
-            {},
-            f"not a valid Jupyter notebook ({type(err).__name__}); scored 0",
-            "not a valid notebook",
-        )
-    for _ in range(2):  # a timeout gets one more try: the hang may be the machine's, not the code's
-        with tempfile.TemporaryDirectory() as out:
-            otter_run = [sys.executable, "-m", "otter", "run", "-a", str(zip_path), "-o", out]
-            finished, output = run_killable(otter_run + [str(notebook)], timeout)
-            results = Path(out) / "results.json"
-            # otter copies results.json only after every test ran: a run that hangs on its way
-            # out has still graded fully.
-            if results.exists():
-                tests = json.loads(results.read_text())["tests"]
-                break
+        why = "not a valid Jupyter notebook"
+        return {}, f"{why} ({type(err).__name__}); scored 0", why
+    key = chapter.key()
+    records: list[dict] = []
+    finished, output = False, ""
+    with tempfile.TemporaryDirectory() as tmp:
+        inbox = Path(tmp) / "in"
+        inbox.mkdir()
+        # only the cells cross: no kernel name or otter metadata to get wrong
+        (inbox / "notebook.ipynb").write_text(json.dumps({"cells": cells}))
+        (inbox / "tests.py").write_text(chapter.sandbox_tests)
+        for path in (Path(tmp), inbox):
+            path.chmod(0o755)
+        argv = [
+            sys.executable,
+            "-I",
+            "-m",
+            "visioncourse.grading",
+            "in/notebook.ipynb",
+            "in/tests.py",
+        ]
+        for _ in range(2):  # a timeout gets one more try: the hang may be the machine's
+            group = None if unsafe and os.geteuid() != 0 else pids_cgroup()
+            try:
+                command = sandboxed(argv, inbox, hide, timeout, memory_gb, unsafe, group)
+                cwd = inbox.parent if unsafe else None
+                if unsafe:
+                    command[command.index("in/notebook.ipynb")] = str(inbox / "notebook.ipynb")
+                    command[command.index("in/tests.py")] = str(inbox / "tests.py")
+                finished, output = run_capped(command, timeout, env=runner_env(threads), cwd=cwd)
+            finally:
+                if group is not None:
+                    try:
+                        group.rmdir()
+                    except OSError:
+                        pass
+            records += [p for kind, p in parse_frames(output) if kind == "record"
+                        and isinstance(p, dict) and isinstance(p.get("tests"), dict)]  # fmt: skip
             if finished:
-                tail = "\n  ".join(output.strip().splitlines()[-3:])
-                why = "the autograder could not run it"
-                return {}, f"{why}; scored 0 until reviewed\n  {tail}", why
-    else:
+                break
+    scores, parts = {}, []
+    for q, points in chapter.points.items():
+        mine = [p["tests"] for p in records if p.get("exercise") == q]
+        scores[q], text = score_exercise(key.get(q, {}), mine, points, chapter.hidden[q])
+        parts.append(f"[{q}] {scores[q]:g}/{points:g}\n{text}")
+    text = "\n\n".join(parts)
+    why = None
+    if not finished:
         why = f"did not finish within {timeout:.0f} s, twice"
-        return {}, f"{why} (an endless loop, or a hung run); scored 0 until reviewed", why
-    points = points if points is not None else exercise_points(zip_path)
-    scores = clamp_scores({t["name"]: t["score"] for t in tests if "score" in t}, points)
-    text = "\n\n".join(f"[{t['name']}] {scores.get(t['name'], 0):g}/{points.get(t['name'], 0):g}\n{t.get('output', '')}"
-                       for t in tests if t.get("name") in points)  # fmt: skip
-    if not scores:  # otter ran but reported nothing we know: never a silent 0
-        return (
-            {},
-            "the run reported no scored exercise; scored 0 until reviewed",
-            "no scored exercise",
+        text = f"{why} (an endless loop, or a hung run): scored from the checks that came back; to be reviewed\n\n{text}"
+    elif not records:
+        why = "no test result came back"
+        tail = "\n  ".join(output.strip().splitlines()[-3:])
+        text = (
+            f"{why} (the run stopped before any check); scored 0 until reviewed\n  {tail}\n\n{text}"
         )
-    return scores, text, None
+    return scores, text, why
 
 
 def student_folders(submissions: Path) -> list[Path]:
@@ -364,25 +561,38 @@ def write_summary(rows: list[dict], columns: list[tuple[str, str, float]], folde
     plt.close(fig)
 
 
-def grade(submissions: Path, timeout: float = 300.0, jobs: int = 1) -> Path:
+def grade(submissions: Path, timeout: float = 300.0, jobs: int = 1, unsafe: bool = False,
+          memory_gb: float = 8.0, chapter_masters: list[Path] | None = None,
+          autograders: Path = AUTOGRADERS, keys: Path = GRADING) -> Path:  # fmt: skip
     """Grade every student folder in ``submissions``; write gradebook.csv, feedback files and
-    a summary. ``jobs`` notebooks are graded at once (each in its own otter process); the
-    gradebook does not depend on it."""
+    a summary. ``jobs`` notebooks are graded at once, each in its own sandbox; the gradebook
+    does not depend on it. Refuses without a sandbox unless ``unsafe``."""
     from concurrent.futures import ThreadPoolExecutor
 
     if jobs < 1:
         raise SystemExit(f"--jobs must be at least 1; got {jobs}")
-    chapters = [m.stem for m in masters()]
+    problem = sandbox_problem()
+    if problem and not unsafe:
+        raise SystemExit(
+            f"not grading: {problem}.\nWithout a sandbox a submission's code runs as you: it "
+            "can read the hidden tests and other submissions, change files and leave processes "
+            "running (its score is still computed out here). Install bubblewrap, or pass "
+            "--unsafe (UNSAFE=1 for make grade) to grade anyway."
+        )
+    if unsafe:
+        print(f"warning: grading WITHOUT a sandbox ({problem or 'asked for'})")
+    chapter_masters = chapter_masters or masters()
+    chapters = [m.stem for m in chapter_masters]
     layout_error = check_layout(submissions, chapters)
     if layout_error:
         raise SystemExit(layout_error)
-    missing = [c for c in chapters if not (AUTOGRADERS / f"{c}.zip").exists()]
+    missing = [c for c in chapters if not (autograders / f"{c}.zip").exists()]
     if missing:
         print(f"building the autograders first ({', '.join(missing)})")
         with tempfile.TemporaryDirectory() as tmp:
-            build_students(Path(tmp), autograders=AUTOGRADERS)
-    points = {c: exercise_points(AUTOGRADERS / f"{c}.zip") for c in chapters}
-    columns = [(c, q, p) for c in chapters for q, p in points[c].items()]
+            build_students(Path(tmp), autograders=autograders, chapter_masters=chapter_masters)
+    graders = {m.stem: Chapter(m, autograders / f"{m.stem}.zip", keys) for m in chapter_masters}
+    columns = [(c, q, p) for c in chapters for q, p in graders[c].points.items()]
     feedback_dir = submissions / "feedback"
     feedback_dir.mkdir(exist_ok=True)
     rows = []
@@ -390,16 +600,24 @@ def grade(submissions: Path, timeout: float = 300.0, jobs: int = 1) -> Path:
     loose = sorted(p.name for p in submissions.glob("*.ipynb"))
     if loose:
         print(f"warning: not graded, not in a student folder: {', '.join(loose)}")
+    for chapter in chapters:  # the keys first, from the masters (trusted, one at a time)
+        if any((s / f"{chapter}.ipynb").exists() for s in students):
+            graders[chapter].key()
+    # hidden from every sandbox: the course (but its library and venv), the submissions, the
+    # autograders, the keys and the home folder
+    hide = [ROOT, submissions.resolve(), autograders.resolve(), keys.resolve(),
+            *(m.parent.resolve() for m in chapter_masters), Path.home()]  # fmt: skip
+    threads = max(1, (os.cpu_count() or 1) // jobs)  # two torch runs on two cores would thrash
 
     def one(task):
         student, chapter = task
         notebook = student / f"{chapter}.ipynb"
         if not (notebook.exists() or notebook.is_symlink()):
             return {}, "not submitted", None
-        return grade_notebook(notebook, AUTOGRADERS / f"{chapter}.zip", timeout, points[chapter])
+        return grade_notebook(notebook, graders[chapter], timeout, hide, memory_gb, unsafe, threads)
 
     tasks = [(student, chapter) for student in students for chapter in chapters]
-    with ThreadPoolExecutor(max_workers=jobs) as pool:  # threads: the work is in otter's processes
+    with ThreadPoolExecutor(max_workers=jobs) as pool:  # threads: the work is in the sandboxes
         results = dict(zip(tasks, pool.map(one, tasks)))
     for student in students:
         row, notes = {"student": student.name}, [f"Feedback for {student.name}"]
@@ -448,6 +666,13 @@ def main(argv: list[str] | None = None) -> None:
     g.add_argument("submissions", type=Path)
     g.add_argument("--timeout", type=float, default=300.0, help="seconds per notebook")
     g.add_argument("--jobs", type=int, default=1, help="notebooks graded at once")
+    g.add_argument(
+        "--memory-gb",
+        type=float,
+        default=8.0,
+        help="address space per submission (torch alone maps about 3.5 GB)",
+    )
+    g.add_argument("--unsafe", action="store_true", help="grade without a sandbox (see README)")
     args = parser.parse_args(argv)
     if args.command == "student":
         build_students()
@@ -456,7 +681,7 @@ def main(argv: list[str] | None = None) -> None:
         print("\n".join(problems) or "student notebooks are current and leak no solution")
         raise SystemExit(1 if problems else 0)
     else:
-        grade(args.submissions, args.timeout, args.jobs)
+        grade(args.submissions, args.timeout, args.jobs, args.unsafe, args.memory_gb)
 
 
 if __name__ == "__main__":
