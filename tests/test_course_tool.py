@@ -69,7 +69,7 @@ def test_run_capped_keeps_at_most_the_cap(monkeypatch):
 def fake_chapter():
     """A chapter with one exercise, ex1_1 (2 points): one public test whose one check wants
     [1., 2.]."""
-    check = {"kind": "expect_close", "tainted": False, "label": "Exercise 1.1",
+    check = {"kind": "expect_close", "label": "Exercise 1.1",
              "expected": torch.tensor([1.0, 2.0]), "options": {}}  # fmt: skip
     return SimpleNamespace(points={"ex1_1": 2.0}, hidden={"ex1_1": {"test_a": False}},
                            sandbox_tests="", key=lambda: {"ex1_1": {"test_a": [check]}})  # fmt: skip

@@ -33,7 +33,7 @@ pytestmark = pytest.mark.skipif(
 def tiny(tmp_path_factory):
     """The tiny chapter's student notebook, autograder and key folder."""
     root = tmp_path_factory.mktemp("tiny")
-    course.build_students(root / "student", autograders=root / "ag", chapter_masters=[TINY])
+    course.build_students(root / "student", autograders=None, chapter_masters=[TINY])
     nb = json.loads((root / "student" / "00_tiny" / "00_tiny.ipynb").read_text())
     return {"root": root, "notebook": nb}
 
@@ -66,8 +66,7 @@ def grade(tiny, folder: Path, students: dict, timeout=60, jobs=2) -> dict:
         (folder / name).mkdir(parents=True)
         path = folder / name / "00_tiny.ipynb"
         nb(path) if callable(nb) else path.write_text(json.dumps(nb))
-    course.grade(folder, timeout=timeout, jobs=jobs, chapter_masters=[TINY],
-                 autograders=tiny["root"] / "ag", keys=tiny["root"] / "keys")  # fmt: skip
+    course.grade(folder, timeout=timeout, jobs=jobs, chapter_masters=[TINY], keys=tiny["root"] / "keys")  # fmt: skip
     with (folder / "gradebook.csv").open() as f:
         book = {row["student"]: row for row in csv.DictReader(f)}
     for name in students:
@@ -88,6 +87,15 @@ def left_behind(marker: str) -> list[str]:
     return found
 
 
+def cgroups() -> set[str]:
+    """The sandboxes' pids cgroups that exist now."""
+    found = set()
+    for parent in (Path("/sys/fs/cgroup"), Path("/sys/fs/cgroup/pids")):
+        if parent.is_dir():
+            found |= {str(p) for p in parent.glob("visioncourse-*")}
+    return found
+
+
 def total(row) -> float:
     return float(row["total"])
 
@@ -96,7 +104,8 @@ def test_a_class_that_tries_to_cheat(tiny, tmp_path):
     folder = tmp_path / "class"
     lib_file = Path(visioncourse.__file__).parent / "exercises.py"
     lib_before = hashlib.sha256(lib_file.read_bytes()).hexdigest()
-    secrets = [str(TINY), str(tiny["root"] / "ag" / "00_tiny.zip"), str(tiny["root"] / "keys"),
+    groups_before = cgroups()
+    secrets = [str(TINY), str(ROOT / "build"), str(tiny["root"] / "keys"),
                str(folder / "honest" / "00_tiny.ipynb"), str(ROOT / "course")]  # fmt: skip
     students = {
         "honest": notebook(tiny, solve=["double", "count_ones"]),
@@ -105,10 +114,13 @@ def test_a_class_that_tries_to_cheat(tiny, tmp_path):
         "patcher": notebook(
             tiny,
             after=[
-                "import visioncourse.exercises as ex, visioncourse.grading as g\n"
+                "import sys, visioncourse.exercises as ex, visioncourse.grading as g\n"
                 "ex.expect_close = ex.expect_equal = lambda *a, **k: None\n"
-                "g.judge_test = lambda *a, **k: None\n"
-                "g.score_exercise = lambda key, records, points, hidden: (50.0, 'all passed')\n"
+                "for m in (g, sys.modules['__main__']):  # the runner, and its module\n"
+                "    m.judge_test = lambda *a, **k: None\n"
+                "    m.check_position = lambda *a, **k: None\n"
+                "    m.score_exercise = lambda key, records, points, hidden: (50.0, 'all passed')\n"
+                "    m.to_data = lambda value, depth=0: 'passed'\n"
                 "try:\n    import otter.test_files.exception_test as et\n"
                 "    et.ExceptionTestFile.run = lambda self, env: None\nexcept Exception:\n    pass"
             ],
@@ -145,6 +157,21 @@ def test_a_class_that_tries_to_cheat(tiny, tmp_path):
                 "print('leaked', leaked)\n"
                 "def double(x):\n"
                 "    return 2 * x if x.numel() == 2 else (torch.tensor([leaked]) if leaked else None)"
+            ],
+        ),
+        # the public test done honestly; the hidden answer looked for in the test's frames
+        "peeker": notebook(
+            tiny,
+            end=[
+                "import sys\n"
+                "def double(x):\n"
+                "    if x.numel() == 2:\n        return 2 * x\n"
+                "    f = sys._getframe(1)\n"
+                "    while f is not None:\n"
+                "        for v in list(f.f_locals.values()):\n"
+                "            if isinstance(v, torch.Tensor) and v.numel() == 1 and float(v) == 8642:\n"
+                "                return v\n"
+                "        f = f.f_back\n"
             ],
         ),
         # edits the installed library so that the next student's checks break
@@ -218,6 +245,7 @@ def test_a_class_that_tries_to_cheat(tiny, tmp_path):
     # the public half of ex_1 is honest work; the hidden answer was nowhere to be read
     assert total(book["reader"]) == 1, book["reader"]["feedback"]
     assert "8642" not in book["reader"]["feedback"]  # feedback does not show hidden answers
+    assert total(book["peeker"]) == 1, book["peeker"]["feedback"]
     assert total(book["editor"]) == 2 and total(book["killer"]) == 2
     assert hashlib.sha256(lib_file.read_bytes()).hexdigest() == lib_before
     assert total(book["daemon"]) == 0
@@ -230,6 +258,7 @@ def test_a_class_that_tries_to_cheat(tiny, tmp_path):
     assert "daemon,999" not in (folder / "gradebook.csv").read_text()
     assert not Path("/tmp/vc-daemon-was-here").exists() and not Path("/tmp/vc-hog").exists()
     assert not (folder / "hog" / "vc-hog").exists()
+    assert cgroups() == groups_before
 
 
 def test_an_endless_loop_is_flagged_and_keeps_what_was_checked(tiny, tmp_path):
@@ -249,8 +278,7 @@ def test_grading_refuses_without_a_sandbox_unless_told(tiny, tmp_path, monkeypat
     (tmp_path / "ada").mkdir()
     (tmp_path / "ada" / "00_tiny.ipynb").write_text(json.dumps(notebook(tiny, solve=["double"])))
     with pytest.raises(SystemExit, match="--unsafe"):
-        course.grade(tmp_path, chapter_masters=[TINY], autograders=tiny["root"] / "ag",
+        course.grade(tmp_path, chapter_masters=[TINY],
                      keys=tiny["root"] / "keys")  # fmt: skip
-    course.grade(tmp_path, timeout=60, unsafe=True, chapter_masters=[TINY],
-                 autograders=tiny["root"] / "ag", keys=tiny["root"] / "keys")  # fmt: skip
+    course.grade(tmp_path, timeout=60, unsafe=True, chapter_masters=[TINY], keys=tiny["root"] / "keys")  # fmt: skip
     assert "2.0" in (tmp_path / "gradebook.csv").read_text().splitlines()[2]

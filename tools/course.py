@@ -22,6 +22,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import tomllib
@@ -215,24 +216,9 @@ GRADING = ROOT / "build" / "grading"  # the keys: expected values, never shown t
 MAX_NOTEBOOK_BYTES = 50 * 2**20  # a chapter with outputs is a few MB
 MAX_OUTPUT_BYTES = 64 * 2**20  # what a run may print (its records included)
 TMP_BYTES = 512 * 2**20  # the sandbox's private /tmp
+SHM_BYTES = 64 * 2**20  # and its /dev/shm
 FILE_BYTES = 256 * 2**20  # the largest file a submission may write
 MAX_TASKS = 256  # processes and threads of one submission (a pids cgroup, where one is free)
-
-
-def chapter_tests(zip_path: Path) -> dict[str, str]:
-    """Exercise name -> its test file (otter's format), read from an autograder zip."""
-    import zipfile
-
-    with zipfile.ZipFile(zip_path) as z:
-        return {Path(n).stem: z.read(n).decode() for n in sorted(z.namelist())
-                if n.startswith("tests/") and n.endswith(".py")}  # fmt: skip
-
-
-def exercise_points(zip_path: Path) -> dict[str, float]:
-    """Exercise name -> points, read from the autograder's test files."""
-    from visioncourse.grading import parse_test_file
-
-    return {q: parse_test_file(text)[0] for q, text in chapter_tests(zip_path).items()}
 
 
 def refuse_reason(notebook: Path) -> str | None:
@@ -291,8 +277,10 @@ def sandbox_problem() -> str | None:
     return None
 
 
+# the whole file system read-only; /dev (with a small /dev/shm) and /tmp are the sandbox's own
 BWRAP_BASE = ["--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
               "--new-session", "--cap-drop", "ALL", "--ro-bind", "/", "/", "--dev", "/dev",
+              "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm", "--remount-ro", "/dev",
               "--proc", "/proc", "--size", str(TMP_BYTES), "--tmpfs", "/tmp"]  # fmt: skip
 
 
@@ -317,6 +305,39 @@ def pids_cgroup() -> Path | None:
     return None
 
 
+def user_tasks() -> int:
+    """Threads this user runs now: RLIMIT_NPROC counts them all, not just the sandbox's."""
+    count = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        if int(fields.get("Uid", "-1 ").split()[0]) == os.geteuid():
+            count += int(fields.get("Threads", "1"))
+    return count
+
+
+def remove_cgroup(group: Path) -> None:
+    """Kill what is left in a sandbox's cgroup (only an --unsafe run can leave anything: a
+    sandbox's PID namespace ends with it), then remove the cgroup."""
+    for _ in range(100):
+        try:
+            for pid in (group / "cgroup.procs").read_text().split():
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            group.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError:  # still busy for a moment while the kernel reaps
+            time.sleep(0.02)
+    print(f"warning: could not remove {group}")
+
+
 def sandboxed(argv: list[str], inbox: Path, hide: list[Path], timeout: float,
               memory_gb: float, unsafe: bool, group: Path | None) -> list[str]:  # fmt: skip
     """The command that runs ``argv`` on ``inbox`` (read-only at /tmp/grading/in, the working
@@ -324,7 +345,7 @@ def sandboxed(argv: list[str], inbox: Path, hide: list[Path], timeout: float,
     limits = ["prlimit", f"--as={int(memory_gb * 2**30)}", f"--fsize={FILE_BYTES}",
               f"--cpu={int(timeout * (os.cpu_count() or 1)) + 60}", "--core=0"]  # fmt: skip
     if os.geteuid() != 0:  # root is exempt from RLIMIT_NPROC: the cgroup limits it
-        limits.append(f"--nproc={MAX_TASKS + len(os.listdir('/proc'))}")
+        limits.append(f"--nproc={MAX_TASKS + user_tasks()}")
     limits = limits if shutil.which("prlimit") else []
     join = ["sh", "-c", f'echo $$ > "{group}/cgroup.procs" && exec "$@"', "sh"] if group else []
     if unsafe:
@@ -334,7 +355,7 @@ def sandboxed(argv: list[str], inbox: Path, hide: list[Path], timeout: float,
 
     visible = [Path(visioncourse.__file__).resolve().parents[1], Path(sys.prefix),
                Path(sys.base_prefix), Path(sys.executable).resolve().parent]  # fmt: skip
-    hidden = [h.resolve() for h in hide if h.exists()]
+    hidden = [h.resolve() for h in hide if h.exists() and h.resolve() != Path("/")]
     for folder in hidden:
         box += ["--tmpfs", str(folder)]
     for path in visible:  # the library and Python, where a hidden folder holds them
@@ -345,46 +366,53 @@ def sandboxed(argv: list[str], inbox: Path, hide: list[Path], timeout: float,
     return join + limits + box + argv
 
 
-def runner_env(threads: int) -> dict[str, str]:
+def runner_env() -> dict[str, str]:
+    """A submission's environment. One torch thread: the same floating-point results whatever
+    JOBS is (and JOBS runs side by side do not thrash)."""
     return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8",
-            "COURSE_MODE": "fast", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": str(threads),
+            "COURSE_MODE": "fast", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1",
             "PYTHONDONTWRITEBYTECODE": "1", "HOME": "/tmp/grading"}  # fmt: skip
 
 
 class Chapter:
-    """What grading a chapter needs: its tests, points, hidden flags and the key."""
+    """What grading a chapter needs, read from its master: the tests, points, hidden flags,
+    and the key (the expected values, recorded from the master's own run)."""
 
-    def __init__(self, master: Path, zip_path: Path, keys: Path = GRADING) -> None:
-        from visioncourse.grading import parse_test_file, rewrite_tests
-
-        self.name, self.master, self.zip_path = master.stem, master, zip_path
-        files = chapter_tests(zip_path)
-        self.points = {q: parse_test_file(text)[0] for q, text in files.items()}
-        self.hidden = {q: {fn.name: hidden for fn, hidden in parse_test_file(text)[1]}
-                       for q, text in files.items()}  # fmt: skip
-        self.sandbox_tests = rewrite_tests(files, key=False)
-        self.key_tests = rewrite_tests(files, key=True)
-        self.key_path = keys / f"{self.name}.pt"
-        self._key = None
-
-    def key(self, timeout: float = 600.0) -> dict:
-        """Exercise -> test -> the checks it makes, recorded from the master's run (cached in
-        build/grading; rebuilt when the master or its tests change). Fails when the master's
-        own solutions do not pass their rewritten tests."""
+    def __init__(self, master: Path, keys: Path = GRADING) -> None:
         import hashlib
 
         import torch
 
-        from visioncourse.grading import judge_test, parse_frames
+        from visioncourse.grading import master_tests, rewrite_tests
 
+        self.name, self.master = master.stem, master
+        tests = master_tests(master.read_text())
+        self.points = {q: entry["points"] for q, entry in tests.items()}
+        self.hidden = {q: {fn.name: hidden for fn, hidden in entry["tests"]}
+                       for q, entry in tests.items()}  # fmt: skip
+        self.sandbox_tests = rewrite_tests(tests, key=False)
+        self.key_tests = rewrite_tests(tests, key=True)
+        self.key_path = keys / f"{self.name}.pt"
+        digest = hashlib.sha256(master.read_bytes() + self.sandbox_tests.encode())
+        digest.update(torch.__version__.encode())
+        for source in sorted((ROOT / "lib" / "visioncourse").rglob("*.py")):  # the tests' inputs
+            digest.update(source.read_bytes())
+        self.digest = digest.hexdigest()
+        self._key = None
+
+    def key(self, timeout: float = 600.0) -> dict:
+        """Exercise -> test -> the checks it makes (cached in build/grading, where `make test`
+        puts it; rebuilt by running the master when the master, its tests, the library or
+        torch changed)."""
+        import torch
+
+        if self._key is None and self.key_path.exists():
+            saved = torch.load(self.key_path, weights_only=True)
+            if saved.get("digest") == self.digest:
+                self._key = saved["key"]
         if self._key is not None:
             return self._key
-        digest = hashlib.sha256(self.master.read_bytes() + self.sandbox_tests.encode()).hexdigest()
-        if self.key_path.exists():
-            saved = torch.load(self.key_path, weights_only=True)
-            if saved.get("digest") == digest:
-                self._key = saved["key"]
-                return self._key
+        print(f"recording the key of {self.name} from its master")
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
             notebook = tmp / "master.ipynb"
@@ -394,44 +422,81 @@ class Chapter:
             (tmp / "key.py").write_text(self.key_tests)
             command = [sys.executable, "-m", "visioncourse.grading", str(notebook),
                        str(tmp / "tests.py"), "--key", str(tmp / "key.py")]  # fmt: skip
-            env = {**os.environ, "COURSE_MODE": "fast", "MPLBACKEND": "Agg"}
+            env = {**os.environ, "COURSE_MODE": "fast", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"}
             finished, output = run_capped(command, timeout, env=env, cwd=tmp)
+        problem = self.accept(output)
+        if problem or not finished:
+            raise SystemExit(
+                problem or f"{self.name}: the master did not finish within {timeout:.0f} s"
+            )
+        return self._key
+
+    def accept(self, output: str) -> str | None:
+        """Take the key from the frames in a master run's ``output`` and save it; or, when the
+        master's own solutions do not pass their rewritten tests, say why (nothing saved)."""
+        import torch
+
+        from visioncourse.grading import FRAME, judge_test, parse_frames, records
+
         frames = parse_frames(output)
         key = {p["exercise"]: {t: r["key"] for t, r in p["tests"].items()}
                for kind, p in frames if kind == "key"}  # fmt: skip
-        records = {p["exercise"]: p["tests"] for kind, p in frames if kind == "record"}
-        problems = [] if finished else [f"the master did not finish within {timeout:.0f} s"]
+        errors = {(p["exercise"], t): r["error"] for kind, p in frames if kind == "key"
+                  for t, r in p["tests"].items() if r["error"]}  # fmt: skip
+        sent = {q: runs[-1] for q, runs in records(frames).items()}
+        problems = [f"{q}/{t}: the master's own run raised {e}" for (q, t), e in errors.items()]
         for q in self.points:
             for test, positions in key.get(q, {}).items():
-                why = judge_test(positions, records.get(q, {}).get(test))
+                why = judge_test(positions, sent.get(q, {}).get(test))
                 if why:
                     problems.append(f"{q}/{test}: {why}")
             if q not in key:
                 problems.append(f"{q}: no key recorded")
         if problems:
-            tail = "\n".join(output.strip().splitlines()[-15:])
-            raise SystemExit(f"{self.name}: the solutions do not pass their own grading tests "
-                             "(a test whose inputs change when its expected value is left out?):\n  "
-                             + "\n  ".join(problems) + f"\n--- master's output ---\n{tail}")  # fmt: skip
+            lines = [line for line in output.splitlines() if not line.startswith(FRAME)]
+            return (f"{self.name}: the solutions do not pass their own grading tests (a test whose "
+                    "inputs change when its expected value is left out, or one with no expect_* "
+                    "check?):\n  " + "\n  ".join(problems)
+                    + "\n--- the master's output ---\n" + "\n".join(lines[-15:]))  # fmt: skip
         self.key_path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"digest": digest, "key": key}, self.key_path)
+        torch.save({"digest": self.digest, "key": key}, self.key_path)
         self._key = key
-        return key
+        return None
 
 
 def grade_notebook(notebook: Path, chapter: Chapter, timeout: float, hide: list[Path] = (),
                    memory_gb: float = 8.0, unsafe: bool = False,
-                   threads: int = 1) -> tuple[dict[str, float], str, str | None]:  # fmt: skip
+                   ) -> tuple[dict[str, float], str, str | None]:  # fmt: skip
     """Scores per exercise, a feedback text and, where a person should look, why (else None)
-    for one submitted notebook. Never raises for anything in the submission."""
-    from visioncourse.grading import parse_frames, score_exercise
+    for one submitted notebook. Never raises for anything in the submission: a failure of the
+    grading itself flags the notebook for review."""
+    try:
+        return _grade_notebook(notebook, chapter, timeout, hide, memory_gb, unsafe)
+    except Exception as err:
+        why = f"grading failed ({type(err).__name__}: {err})"
+        return {}, f"{why}; scored 0 until reviewed", why
+
+
+def _open_regular(path: Path) -> int:
+    """A descriptor of ``path`` if it is a regular file, opened without following a link and
+    without blocking on a FIFO that appeared since ``refuse_reason`` looked."""
+    import stat
+
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ValueError("not a regular file")
+    return fd
+
+
+def _grade_notebook(notebook, chapter, timeout, hide, memory_gb, unsafe):
+    from visioncourse.grading import parse_frames, records, score_exercise
 
     refused = refuse_reason(notebook)
     if refused:
         return {}, f"{refused}; scored 0 until reviewed", refused
     try:  # read without following a link that appeared since, and never past the cap
-        fd = os.open(notebook, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-        with os.fdopen(fd, "rb") as f:
+        with os.fdopen(_open_regular(notebook), "rb") as f:
             nb = json.loads(f.read(MAX_NOTEBOOK_BYTES + 1))
         if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
             raise ValueError("no list of cells")
@@ -441,7 +506,7 @@ def grade_notebook(notebook: Path, chapter: Chapter, timeout: float, hide: list[
         why = "not a valid Jupyter notebook"
         return {}, f"{why} ({type(err).__name__}); scored 0", why
     key = chapter.key()
-    records: list[dict] = []
+    sent: dict[str, list[dict]] = {}
     finished, output = False, ""
     with tempfile.TemporaryDirectory() as tmp:
         inbox = Path(tmp) / "in"
@@ -467,28 +532,24 @@ def grade_notebook(notebook: Path, chapter: Chapter, timeout: float, hide: list[
                 if unsafe:
                     command[command.index("in/notebook.ipynb")] = str(inbox / "notebook.ipynb")
                     command[command.index("in/tests.py")] = str(inbox / "tests.py")
-                finished, output = run_capped(command, timeout, env=runner_env(threads), cwd=cwd)
+                finished, output = run_capped(command, timeout, env=runner_env(), cwd=cwd)
             finally:
                 if group is not None:
-                    try:
-                        group.rmdir()
-                    except OSError:
-                        pass
-            records += [p for kind, p in parse_frames(output) if kind == "record"
-                        and isinstance(p, dict) and isinstance(p.get("tests"), dict)]  # fmt: skip
+                    remove_cgroup(group)
+            for q, runs in records(parse_frames(output)).items():
+                sent.setdefault(q, []).extend(runs)
             if finished:
                 break
     scores, parts = {}, []
     for q, points in chapter.points.items():
-        mine = [p["tests"] for p in records if p.get("exercise") == q]
-        scores[q], text = score_exercise(key.get(q, {}), mine, points, chapter.hidden[q])
+        scores[q], text = score_exercise(key.get(q, {}), sent.get(q, []), points, chapter.hidden[q])
         parts.append(f"[{q}] {scores[q]:g}/{points:g}\n{text}")
     text = "\n\n".join(parts)
     why = None
     if not finished:
         why = f"did not finish within {timeout:.0f} s, twice"
         text = f"{why} (an endless loop, or a hung run): scored from the checks that came back; to be reviewed\n\n{text}"
-    elif not records:
+    elif not any(r.get("gots") for runs in sent.values() for run in runs for r in run.values()):
         why = "no test result came back"
         tail = "\n  ".join(output.strip().splitlines()[-3:])
         text = (
@@ -563,7 +624,7 @@ def write_summary(rows: list[dict], columns: list[tuple[str, str, float]], folde
 
 def grade(submissions: Path, timeout: float = 300.0, jobs: int = 1, unsafe: bool = False,
           memory_gb: float = 8.0, chapter_masters: list[Path] | None = None,
-          autograders: Path = AUTOGRADERS, keys: Path = GRADING) -> Path:  # fmt: skip
+          keys: Path = GRADING) -> Path:  # fmt: skip
     """Grade every student folder in ``submissions``; write gradebook.csv, feedback files and
     a summary. ``jobs`` notebooks are graded at once, each in its own sandbox; the gradebook
     does not depend on it. Refuses without a sandbox unless ``unsafe``."""
@@ -581,17 +642,17 @@ def grade(submissions: Path, timeout: float = 300.0, jobs: int = 1, unsafe: bool
         )
     if unsafe:
         print(f"warning: grading WITHOUT a sandbox ({problem or 'asked for'})")
+    if os.geteuid() == 0 and (group := pids_cgroup()) is None:
+        print("warning: running as root with no pids cgroup to use: a submission's processes "
+              "are not limited in number (RLIMIT_NPROC does not bind root)")  # fmt: skip
+    elif os.geteuid() == 0:
+        remove_cgroup(group)
     chapter_masters = chapter_masters or masters()
     chapters = [m.stem for m in chapter_masters]
     layout_error = check_layout(submissions, chapters)
     if layout_error:
         raise SystemExit(layout_error)
-    missing = [c for c in chapters if not (autograders / f"{c}.zip").exists()]
-    if missing:
-        print(f"building the autograders first ({', '.join(missing)})")
-        with tempfile.TemporaryDirectory() as tmp:
-            build_students(Path(tmp), autograders=autograders, chapter_masters=chapter_masters)
-    graders = {m.stem: Chapter(m, autograders / f"{m.stem}.zip", keys) for m in chapter_masters}
+    graders = {m.stem: Chapter(m, keys) for m in chapter_masters}
     columns = [(c, q, p) for c in chapters for q, p in graders[c].points.items()]
     feedback_dir = submissions / "feedback"
     feedback_dir.mkdir(exist_ok=True)
@@ -605,16 +666,16 @@ def grade(submissions: Path, timeout: float = 300.0, jobs: int = 1, unsafe: bool
             graders[chapter].key()
     # hidden from every sandbox: the course (but its library and venv), the submissions, the
     # autograders, the keys and the home folder
-    hide = [ROOT, submissions.resolve(), autograders.resolve(), keys.resolve(),
+    hide = [ROOT, submissions.resolve(), keys.resolve(),
+            Path(tempfile.gettempdir()).resolve(),  # the other submissions' inboxes
             *(m.parent.resolve() for m in chapter_masters), Path.home()]  # fmt: skip
-    threads = max(1, (os.cpu_count() or 1) // jobs)  # two torch runs on two cores would thrash
 
     def one(task):
         student, chapter = task
         notebook = student / f"{chapter}.ipynb"
         if not (notebook.exists() or notebook.is_symlink()):
             return {}, "not submitted", None
-        return grade_notebook(notebook, graders[chapter], timeout, hide, memory_gb, unsafe, threads)
+        return grade_notebook(notebook, graders[chapter], timeout, hide, memory_gb, unsafe)
 
     tasks = [(student, chapter) for student in students for chapter in chapters]
     with ThreadPoolExecutor(max_workers=jobs) as pool:  # threads: the work is in the sandboxes

@@ -6,7 +6,8 @@
 ``execute`` runs every master top to bottom with its solutions, in whatever mode
 ``COURSE_MODE`` says (the Makefile's test run uses fast mode), and keeps the outputs: it is
 the notebook test of the masters, and its results are the site's pages, so the chapters are
-executed once for both. ``build`` executes only the chapters that have no executed copy
+executed once for both. The same run records each chapter's grading key into build/grading
+(and fails when the solutions do not pass their own rewritten grading tests). ``build`` executes only the chapters that have no executed copy
 newer than their master, removes the grading scaffolding (otter's raw cells and the test
 cells), and builds the site offline: a syllabus page and one page per chapter with its
 figures.
@@ -46,6 +47,9 @@ def execute(master: Path, timeout: int = CELL_TIMEOUT) -> Path:
     """
     import jupytext
     import nbclient
+    import nbformat
+
+    from course import Chapter
 
     EXECUTED.mkdir(parents=True, exist_ok=True)
     # This Python's kernel (registered in the venv by `make install`), not a user-level
@@ -61,12 +65,25 @@ def execute(master: Path, timeout: int = CELL_TIMEOUT) -> Path:
         "display_name": "Python 3",
         "language": "python",
     }
+    # The last cell records the grading key (tools/course.py, visioncourse.grading): both
+    # rewritten versions of every test, run on the solutions this kernel has just defined.
+    chapter = Chapter(master)
+    graded = bool(chapter.points)
+    if graded:
+        nb.cells.append(nbformat.v4.new_code_cell(
+            "import visioncourse.grading\n"
+            f"visioncourse.grading.print_key({chapter.sandbox_tests!r}, {chapter.key_tests!r})"))  # fmt: skip
     start = time.perf_counter()
     client = nbclient.NotebookClient(nb, timeout=timeout, kernel_name="python3",
                                      resources={"metadata": {"path": str(EXECUTED)}})  # fmt: skip
     out = EXECUTED / f"{master.stem}.ipynb"
     out.unlink(missing_ok=True)  # a failed run must not leave an older page looking current
     client.execute()
+    if graded:
+        cell = nb.cells.pop()
+        problem = chapter.accept("".join(o.get("text", "") for o in cell.outputs))
+        if problem:
+            raise RuntimeError(problem)
     out.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
     print(f"{master.stem}: executed in {time.perf_counter() - start:.0f} s", flush=True)
     return out
