@@ -29,7 +29,8 @@
 # - the *shapes world*, the synthetic data every chapter trains on: images with exact boxes,
 #   masks and captions, generated faster than any network can consume them;
 # - the course library `visioncourse`, the two run modes, and how your exercises are checked;
-# - three warm-up exercises on the labels the generator produces.
+# - three warm-up exercises on the labels the generator produces, and a fourth that reads
+#   the mistakes of your first trained model.
 #
 # No lecture yet: this is the toolbox the whole course stands on.
 #
@@ -522,6 +523,121 @@ plt.xlabel("step"), plt.ylabel("training loss (smoothed)")
 plt.show()
 
 # %% [markdown]
+# 95 % is one number for all shapes. Which shapes does the network confuse with which? A
+# *confusion matrix* counts, for every true class (a row), how often each class was predicted
+# (a column): the diagonal holds the hits, everything off it is a mistake with a name.
+
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex0_4
+# points: 1
+
+# %% [markdown]
+# **Exercise 0.4 — a confusion matrix in one vectorised step.** Complete
+# `confusion_matrix(predictions, targets, num_classes)`: `predictions, targets (Tensor[N])`
+# class indices in `0..num_classes-1` → `Tensor[num_classes, num_classes]` long, where entry
+# `[t, p]` counts the samples of true class `t` predicted as `p`. No Python loop over the
+# samples: think of each (t, p) pair as one number, and count those numbers.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+
+# %%
+def confusion_matrix(predictions, targets, num_classes):
+    # BEGIN SOLUTION
+    pairs = targets.long() * num_classes + predictions.long()
+    return torch.bincount(pairs, minlength=num_classes**2).reshape(num_classes, num_classes)
+    # END SOLUTION
+
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+
+# %%
+def test_confusion_matrix_small(confusion_matrix):
+    import torch
+
+    from visioncourse.exercises import expect_equal
+
+    predictions, targets = torch.tensor([0, 2, 1, 1, 2]), torch.tensor([0, 1, 1, 2, 2])
+    expect_equal(
+        "Exercise 0.4 (confusion_matrix)",
+        confusion_matrix(predictions, targets, 3),
+        torch.tensor([[1, 0, 0], [0, 1, 1], [0, 1, 1]]),
+        inputs="predictions [0, 2, 1, 1, 2], targets [0, 1, 1, 2, 2], 3 classes",
+        hint="rows are the true classes, columns the predictions: [t, p], not [p, t]",
+    )
+
+
+test_confusion_matrix_small(confusion_matrix)
+
+
+# %%
+# HIDDEN
+def test_confusion_matrix_matches_torchmetrics(confusion_matrix):
+    import torch
+    from torchmetrics.classification import MulticlassConfusionMatrix
+
+    from visioncourse.exercises import expect_equal
+
+    g = torch.Generator().manual_seed(5)
+    targets = torch.randint(0, 5, (300,), generator=g)
+    predictions = torch.where(torch.rand(300, generator=g) < 0.7, targets, torch.randint(0, 5, (300,), generator=g))
+    expect_equal(
+        "Exercise 0.4 (confusion_matrix)",
+        confusion_matrix(predictions, targets, 5),
+        MulticlassConfusionMatrix(num_classes=5)(predictions, targets).long(),
+        inputs="300 random predictions of 5 classes, 70 % right",
+        hint="compare with torchmetrics' MulticlassConfusionMatrix",
+    )
+    expect_equal(
+        "Exercise 0.4 (confusion_matrix)",
+        confusion_matrix(torch.tensor([1, 1]), torch.tensor([1, 1]), 4),
+        torch.tensor([[0, 0, 0, 0], [0, 2, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]),
+        inputs="two samples of class 1, both right, 4 classes",
+        hint="classes that never occur still get their row and column (a 4x4 result)",
+    )
+
+
+test_confusion_matrix_matches_torchmetrics(confusion_matrix)
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
+# %%
+confusion_fn = use_or_reference(
+    "Exercise 0.4", "confusion_matrix",
+    lambda p, t, c: torch.bincount(t * c + p, minlength=c * c).reshape(c, c),
+    torch.tensor([0, 2, 1]), torch.tensor([0, 1, 1]), 3,
+)
+with torch.no_grad():
+    predicted = net(held_out.images).argmax(1).cpu()
+truth = held_out.labels[:, 0].cpu() - 1
+confusion = confusion_fn(predicted, truth, world.num_shapes)
+names = world.shape_names
+print("true \\ predicted " + " ".join(f"{n:>9s}" for n in names))
+for name, row in zip(names, confusion.tolist()):
+    print(f"{name:>17s} " + " ".join(f"{v:9d}" for v in row))
+recall = confusion.diag() / confusion.sum(1).clamp(min=1)
+worst = int(recall.argmin())
+print(f"-> the hardest shape here is the {names[worst]} ({recall[worst]:.1%} recognised); "
+      f"accuracy is the diagonal over the total: {confusion.diag().sum() / confusion.sum():.3f}")
+
+# the production counterpart: torchmetrics counts the same matrix
+from torchmetrics.classification import MulticlassConfusionMatrix
+
+production = MulticlassConfusionMatrix(num_classes=world.num_shapes)(predicted, truth).long()
+print("torchmetrics' MulticlassConfusionMatrix gives the same counts:", torch.equal(production, confusion))
+
+# %% [markdown]
 # ## 4. The library at a glance
 #
 # | module | what it holds |
@@ -542,6 +658,8 @@ plt.show()
 # - Fast mode and full mode run the same code with different sizes, all chosen in one cell.
 # - Exercises are functions checked by tests that tell you what went wrong, and the notebook
 #   keeps running while you work on them.
+# - One accuracy hides which classes fail; a confusion matrix, counted in one `bincount`,
+#   names the mistakes.
 #
 # ## Further reading
 # - Johnson et al. (2017), *CLEVR: A Diagnostic Dataset for Compositional Language and

@@ -94,7 +94,7 @@ def notebook_in(tmp_path) -> Path:
 
 def grade_fake(tmp_path, monkeypatch, run):
     monkeypatch.setattr(course_tool, "run_capped", run)
-    monkeypatch.setattr(course_tool, "pids_cgroup", lambda: None)
+    monkeypatch.setattr(course_tool, "make_cgroups", lambda memory_gb: [])
     return course_tool.grade_notebook(notebook_in(tmp_path), fake_chapter(), timeout=5)
 
 
@@ -104,9 +104,17 @@ def test_grade_notebook_scores_the_values_that_came_back(tmp_path, monkeypatch):
     assert scores == {"ex1_1": 2.0} and "[ex1_1] 2/2" in text and review is None
     scores, text, review = grade_fake(tmp_path, monkeypatch, fake_run([wrong]))
     assert scores == {"ex1_1": 0.0} and "wrong value" in text and review is None
-    # the better of a checkpoint and the final run counts; a record of a hang counts too
-    scores, _, review = grade_fake(tmp_path, monkeypatch, fake_run([right, wrong], finished=False))
+    # what a run sent before it hung counts
+    scores, _, review = grade_fake(tmp_path, monkeypatch, fake_run([right], finished=False))
     assert scores == {"ex1_1": 2.0} and review == "did not finish within 5 s, twice"
+
+
+def test_guesses_beyond_what_the_notebook_sends_are_not_read(tmp_path, monkeypatch):
+    """A notebook without grader.check cells sends one record per exercise; a run that prints
+    eleven (guessing the hidden answer) is scored on the first and flagged."""
+    guesses = [torch.tensor([float(a), float(b)]) for a, b in zip(range(11), range(1, 12))]
+    scores, text, review = grade_fake(tmp_path, monkeypatch, fake_run(guesses))
+    assert scores == {"ex1_1": 0.0} and "more test results than the notebook makes" in review
 
 
 def test_grade_notebook_retries_once_after_a_timeout(tmp_path, monkeypatch):
@@ -126,7 +134,7 @@ def test_forged_frames_are_data_that_scores_nothing(tmp_path, monkeypatch):
     ])  # fmt: skip
     scores, text, review = grade_fake(tmp_path, monkeypatch, fake_run(garbage=forged))
     assert scores == {"ex1_1": 0.0} and "made_up" not in text and "ex9_9" not in text
-    assert review is None  # records came back; they were just wrong
+    assert review is None  # one record came back, as the notebook makes; it was just wrong
 
 
 def test_a_run_without_records_is_flagged_not_dropped(tmp_path, monkeypatch):

@@ -75,11 +75,11 @@ def test_grading_a_class(tmp_path):
     book = read_gradebook(tmp_path)
     every_chapter = sum(master_points(m.stem) for m in (ROOT / "course").glob("[0-9][0-9]_*.py"))
     assert float(book["max points"]["total"]) == every_chapter
-    assert master_points(ch0) == 4 and master_points(ch1) == 12
+    assert master_points(ch0) == 5 and master_points(ch1) == 12
     feedback = {
         name: (tmp_path / "feedback" / f"{name}.txt").read_text() for name in "ada bo cy di".split()
     }
-    assert float(book["ada"]["total"]) == 16, feedback["ada"]  # both submitted chapters in full
+    assert float(book["ada"]["total"]) == 17, feedback["ada"]  # both submitted chapters in full
     assert float(book["bo"][f"{ch0}/ex0_3"]) == 1, feedback["bo"]
     assert float(book["bo"]["total"]) == 1, feedback["bo"]
     assert float(book["cy"]["total"]) == 1, feedback["cy"]  # a crash costs only what it breaks
@@ -132,5 +132,5 @@ def test_grading_in_parallel_gives_the_same_gradebook(tmp_path):
         )
     assert books[0] == books[1]
     book = read_gradebook(tmp_path / "jobs2")
-    assert float(book["ada"]["total"]) == float(book["di"]["total"]) == 4
+    assert float(book["ada"]["total"]) == float(book["di"]["total"]) == 5
     assert float(book["bo"]["total"]) == 1 and float(book["cy"]["total"]) == 0

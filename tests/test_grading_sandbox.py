@@ -88,12 +88,11 @@ def left_behind(marker: str) -> list[str]:
 
 
 def cgroups() -> set[str]:
-    """The sandboxes' pids cgroups that exist now."""
-    found = set()
-    for parent in (Path("/sys/fs/cgroup"), Path("/sys/fs/cgroup/pids")):
-        if parent.is_dir():
-            found |= {str(p) for p in parent.glob("visioncourse-*")}
-    return found
+    """The sandboxes' cgroups that exist now (looked for where make_cgroups puts them)."""
+    probes = course.make_cgroups(1)
+    for probe in probes:
+        course.remove_cgroup(probe)
+    return {str(g) for probe in probes for g in probe.parent.glob("visioncourse-*")}
 
 
 def total(row) -> float:
@@ -253,6 +252,9 @@ def test_a_class_that_tries_to_cheat(tiny, tmp_path):
     assert total(book["chdir"]) == total(book["kernel"]) == 3
     assert total(book["exits"]) == 2  # ex_1 was checked before the exit; ex_2 only at the end
     assert total(book["linker"]) == 0 and "a link" in book["linker"]["review"]
+    with (folder / "review.csv").open() as f:
+        assert {row["student"] for row in csv.DictReader(f)} == {"linker", "forger"}
+    assert "forged?" in book["forger"]["review"]  # it sent more records than its notebook makes
     time.sleep(1)  # the daemon would have written by now
     assert not left_behind("vc-cheat-daemon") and not left_behind("visioncourse.grading")
     assert "daemon,999" not in (folder / "gradebook.csv").read_text()

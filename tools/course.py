@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import tomllib
@@ -243,8 +244,9 @@ def run_capped(command: list[str], timeout: float, env: dict | None = None,
     import threading
 
     kept = bytearray()
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
-                          cwd=cwd, start_new_session=True) as proc:  # fmt: skip
+    with subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, env=env, cwd=cwd,
+                          start_new_session=True) as proc:  # fmt: skip
 
         def read() -> None:
             while chunk := proc.stdout.read(1 << 16):
@@ -284,25 +286,43 @@ BWRAP_BASE = ["--unshare-all", "--unshare-user", "--disable-userns", "--die-with
               "--proc", "/proc", "--size", str(TMP_BYTES), "--tmpfs", "/tmp"]  # fmt: skip
 
 
-def pids_cgroup() -> Path | None:
-    """A fresh pids cgroup limited to ``MAX_TASKS`` (cgroup v2 or v1), or None where this
-    process may not make one; RLIMIT_NPROC limits processes then, except for root."""
+def make_cgroups(memory_gb: float) -> list[Path]:
+    """Fresh cgroups for one submission: at most ``MAX_TASKS`` processes and threads, and
+    ``memory_gb`` of memory for all of them together (cgroup v2, or v1's pids and memory
+    hierarchies); empty where this process may not make them (RLIMIT_NPROC and the
+    per-process address space limit the run then)."""
     import uuid
 
-    v2, v1 = Path("/sys/fs/cgroup"), Path("/sys/fs/cgroup/pids")
-    controllers = v2 / "cgroup.subtree_control"
-    v2_pids = controllers.exists() and "pids" in controllers.read_text().split()
-    for parent in [v2] * v2_pids + [v1]:
+    name = f"visioncourse-{uuid.uuid4().hex[:12]}"
+    limits = {"pids.max": str(MAX_TASKS), "memory.max": str(int(memory_gb * 2**30)),
+              "memory.limit_in_bytes": str(int(memory_gb * 2**30))}  # fmt: skip
+    # children of this process's own cgroups, so a container's own limits still hold
+    mine = {}
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        for controller in controllers.split(",") if controllers else [""]:
+            mine[controller] = path.lstrip("/")
+    root = Path("/sys/fs/cgroup")
+    if (root / "cgroup.subtree_control").exists():  # cgroup v2: one tree
+        parent = root / mine.get("", "")
+        control = parent / "cgroup.subtree_control"
+        parents = [parent] if control.exists() and "pids" in control.read_text().split() else []
+    else:  # v1: one tree per controller
+        parents = [root / c / mine[c] for c in ("pids", "memory") if c in mine]
+    groups = []
+    for parent in parents:
         if not ((parent / "cgroup.procs").exists() and os.access(parent, os.W_OK)):
             continue
-        group = parent / f"visioncourse-{uuid.uuid4().hex[:12]}"
+        group = parent / name
         try:
             group.mkdir()
-            (group / "pids.max").write_text(str(MAX_TASKS))
-            return group
+            for knob, value in limits.items():
+                if (group / knob).exists():
+                    (group / knob).write_text(value)
+            groups.append(group)
         except OSError:
             continue
-    return None
+    return groups
 
 
 def user_tasks() -> int:
@@ -339,15 +359,16 @@ def remove_cgroup(group: Path) -> None:
 
 
 def sandboxed(argv: list[str], inbox: Path, hide: list[Path], timeout: float,
-              memory_gb: float, unsafe: bool, group: Path | None) -> list[str]:  # fmt: skip
+              memory_gb: float, unsafe: bool, groups: list[Path]) -> list[str]:  # fmt: skip
     """The command that runs ``argv`` on ``inbox`` (read-only at /tmp/grading/in, the working
     directory /tmp/grading) in a sandbox, with limits; with ``unsafe``, limits only."""
     limits = ["prlimit", f"--as={int(memory_gb * 2**30)}", f"--fsize={FILE_BYTES}",
               f"--cpu={int(timeout * (os.cpu_count() or 1)) + 60}", "--core=0"]  # fmt: skip
-    if os.geteuid() != 0:  # root is exempt from RLIMIT_NPROC: the cgroup limits it
+    if os.geteuid() != 0:  # root is exempt from RLIMIT_NPROC: a cgroup limits it
         limits.append(f"--nproc={MAX_TASKS + user_tasks()}")
     limits = limits if shutil.which("prlimit") else []
-    join = ["sh", "-c", f'echo $$ > "{group}/cgroup.procs" && exec "$@"', "sh"] if group else []
+    enter = " && ".join(f'echo $$ > "{g}/cgroup.procs"' for g in groups)
+    join = ["sh", "-c", f'{enter} && exec "$@"', "sh"] if groups else []
     if unsafe:
         return join + limits + argv
     box = ["bwrap", *BWRAP_BASE]
@@ -355,14 +376,17 @@ def sandboxed(argv: list[str], inbox: Path, hide: list[Path], timeout: float,
 
     visible = [Path(visioncourse.__file__).resolve().parents[1], Path(sys.prefix),
                Path(sys.base_prefix), Path(sys.executable).resolve().parent]  # fmt: skip
-    hidden = [h.resolve() for h in hide if h.exists() and h.resolve() != Path("/")]
-    for folder in hidden:
-        box += ["--tmpfs", str(folder)]
+    hidden = {h.resolve() for h in hide if h.exists()}
+    hidden = sorted(h for h in hidden if h != Path("/") and not h.is_relative_to("/tmp"))
+    for folder in hidden:  # an empty, tiny, later read-only folder over each
+        box += ["--size", "65536", "--tmpfs", str(folder)]
     for path in visible:  # the library and Python, where a hidden folder holds them
         if any(path.is_relative_to(h) for h in hidden):
             box += ["--ro-bind", str(path), str(path)]
-    box += ["--ro-bind", str(inbox), "/tmp/grading/in", "--chdir", "/tmp/grading",
-            "--setenv", "HOME", "/tmp/grading", "--"]  # fmt: skip
+    box += ["--ro-bind", str(inbox), "/tmp/grading/in"]
+    for folder in hidden:
+        box += ["--remount-ro", str(folder)]
+    box += ["--chdir", "/tmp/grading", "--setenv", "HOME", "/tmp/grading", "--"]
     return join + limits + box + argv
 
 
@@ -394,7 +418,10 @@ class Chapter:
         self.key_tests = rewrite_tests(tests, key=True)
         self.key_path = keys / f"{self.name}.pt"
         digest = hashlib.sha256(master.read_bytes() + self.sandbox_tests.encode())
-        digest.update(torch.__version__.encode())
+        import numpy
+        import torchvision
+
+        digest.update(f"{torch.__version__} {torchvision.__version__} {numpy.__version__}".encode())
         for source in sorted((ROOT / "lib" / "visioncourse").rglob("*.py")):  # the tests' inputs
             digest.update(source.read_bytes())
         self.digest = digest.hexdigest()
@@ -477,6 +504,11 @@ def grade_notebook(notebook: Path, chapter: Chapter, timeout: float, hide: list[
         return {}, f"{why}; scored 0 until reviewed", why
 
 
+def _source(cell: dict) -> str:
+    source = cell.get("source", "")
+    return "".join(map(str, source)) if isinstance(source, list) else str(source)
+
+
 def _open_regular(path: Path) -> int:
     """A descriptor of ``path`` if it is a regular file, opened without following a link and
     without blocking on a FIFO that appeared since ``refuse_reason`` looked."""
@@ -490,7 +522,7 @@ def _open_regular(path: Path) -> int:
 
 
 def _grade_notebook(notebook, chapter, timeout, hide, memory_gb, unsafe):
-    from visioncourse.grading import parse_frames, records, score_exercise
+    from visioncourse.grading import CHECK_CELL, parse_frames, records, score_exercise
 
     refused = refuse_reason(notebook)
     if refused:
@@ -524,20 +556,27 @@ def _grade_notebook(notebook, chapter, timeout, hide, memory_gb, unsafe):
             "in/notebook.ipynb",
             "in/tests.py",
         ]
+        # a run sends one record per exercise at each of its grader.check cells and one at
+        # the end; more are forged (guesses at a hidden answer) and are not read
+        allowed = Counter(q for c in cells if c["cell_type"] == "code"
+                          for q in CHECK_CELL.findall(_source(c)))  # fmt: skip
+        extra = []
         for _ in range(2):  # a timeout gets one more try: the hang may be the machine's
-            group = None if unsafe and os.geteuid() != 0 else pids_cgroup()
+            groups = make_cgroups(memory_gb)
             try:
-                command = sandboxed(argv, inbox, hide, timeout, memory_gb, unsafe, group)
+                command = sandboxed(argv, inbox, hide, timeout, memory_gb, unsafe, groups)
                 cwd = inbox.parent if unsafe else None
                 if unsafe:
                     command[command.index("in/notebook.ipynb")] = str(inbox / "notebook.ipynb")
                     command[command.index("in/tests.py")] = str(inbox / "tests.py")
                 finished, output = run_capped(command, timeout, env=runner_env(), cwd=cwd)
             finally:
-                if group is not None:
+                for group in groups:
                     remove_cgroup(group)
             for q, runs in records(parse_frames(output)).items():
-                sent.setdefault(q, []).extend(runs)
+                if len(runs) > allowed[q] + 1:
+                    extra.append(q)
+                sent.setdefault(q, []).extend(runs[: allowed[q] + 1])
             if finished:
                 break
     scores, parts = {}, []
@@ -549,6 +588,11 @@ def _grade_notebook(notebook, chapter, timeout, hide, memory_gb, unsafe):
     if not finished:
         why = f"did not finish within {timeout:.0f} s, twice"
         text = f"{why} (an endless loop, or a hung run): scored from the checks that came back; to be reviewed\n\n{text}"
+    elif extra:
+        why = (
+            f"more test results than the notebook makes ({', '.join(sorted(set(extra)))}): forged?"
+        )
+        text = f"{why} Only the first ones were scored; to be reviewed\n\n{text}"
     elif not any(r.get("gots") for runs in sent.values() for run in runs for r in run.values()):
         why = "no test result came back"
         tail = "\n  ".join(output.strip().splitlines()[-3:])
@@ -589,8 +633,9 @@ def check_layout(submissions: Path, chapters: list[str]) -> str | None:
 
 
 def write_summary(rows: list[dict], columns: list[tuple[str, str, float]], folder: Path) -> None:
-    """The class at a glance: summary.csv (per exercise: mean, full marks, zeros) and
-    summary.png (mean share of the points per exercise, and the totals)."""
+    """The class at a glance: summary.csv (per exercise: mean, and how many students got full
+    marks, part of the points, or none), review.csv (the submissions flagged for review, and
+    why) and summary.png (that distribution per exercise, the totals, who is flagged)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -599,20 +644,31 @@ def write_summary(rows: list[dict], columns: list[tuple[str, str, float]], folde
     stats = []
     for c, q, p in columns:
         got = [float(r[f"{c}/{q}"]) for r in rows]
+        full, zero = sum(g >= p for g in got), sum(g == 0 for g in got)
         stats.append({"exercise": f"{c}/{q}", "points": p, "mean": sum(got) / max(len(got), 1),
-                      "full marks": sum(g >= p for g in got), "zero": sum(g == 0 for g in got)})  # fmt: skip
+                      "full marks": full, "partial": len(got) - full - zero, "zero": zero})  # fmt: skip
     with (folder / "summary.csv").open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(stats[0]) if stats else ["exercise"])
         writer.writeheader()
         writer.writerows(stats)
+    with (folder / "review.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["student", "reason"])
+        writer.writeheader()
+        writer.writerows(
+            {"student": r["student"], "reason": r["review"]} for r in rows if r["review"]
+        )
     fig, (left, right) = plt.subplots(
         1, 2, figsize=(12, 0.25 * len(stats) + 2), gridspec_kw={"width_ratios": [2, 1]}
     )
-    names = [s["exercise"] for s in stats]
-    left.barh(names, [s["mean"] / s["points"] for s in stats], color="#4c72b0")
+    names, start = [s["exercise"] for s in stats], [0] * len(stats)
+    for part, colour in (("full marks", "#55a868"), ("partial", "#dd8452"), ("zero", "#c44e52")):
+        share = [s[part] / max(len(rows), 1) for s in stats]
+        left.barh(names, share, left=start, color=colour, label=part)
+        start = [a + b for a, b in zip(start, share)]
     left.set_xlim(0, 1), left.invert_yaxis(), left.tick_params(labelsize=6)
-    left.set_xlabel("mean share of the points"), left.set_title(f"{len(rows)} students", fontsize=9)
-    right.hist([float(r["total"]) for r in rows], bins=10, color="#55a868")
+    left.legend(fontsize=7, loc="lower right")
+    left.set_xlabel("share of the students"), left.set_title(f"{len(rows)} students", fontsize=9)
+    right.hist([float(r["total"]) for r in rows], bins=10, color="#4c72b0")
     right.set_xlabel("total points"), right.set_ylabel("students")
     flagged = [r["student"] for r in rows if r["review"]]
     shown = ", ".join(flagged[:6]) + (" …" if len(flagged) > 6 else "") if flagged else "none"
@@ -642,11 +698,14 @@ def grade(submissions: Path, timeout: float = 300.0, jobs: int = 1, unsafe: bool
         )
     if unsafe:
         print(f"warning: grading WITHOUT a sandbox ({problem or 'asked for'})")
-    if os.geteuid() == 0 and (group := pids_cgroup()) is None:
-        print("warning: running as root with no pids cgroup to use: a submission's processes "
-              "are not limited in number (RLIMIT_NPROC does not bind root)")  # fmt: skip
-    elif os.geteuid() == 0:
+    groups = make_cgroups(memory_gb)
+    for group in groups:
         remove_cgroup(group)
+    if not groups:
+        print("warning: no cgroup can be made here: the memory of a submission's processes is "
+              "limited one by one (address space), not together"
+              + (", and their number not at all (RLIMIT_NPROC does not bind root)"
+                 if os.geteuid() == 0 else ""))  # fmt: skip
     chapter_masters = chapter_masters or masters()
     chapters = [m.stem for m in chapter_masters]
     layout_error = check_layout(submissions, chapters)
@@ -711,7 +770,7 @@ def grade(submissions: Path, timeout: float = 300.0, jobs: int = 1, unsafe: bool
     if flagged:
         print(f"for review (see the review column): {', '.join(flagged)}")
     print(
-        f"wrote {gradebook}, summary.csv, summary.png and {len(rows)} feedback files in {feedback_dir}"
+        f"wrote {gradebook}, summary.csv, review.csv, summary.png and {len(rows)} feedback files in {feedback_dir}"
     )
     return gradebook
 

@@ -26,7 +26,9 @@ from torch import Tensor
 
 def _short(value: Any, limit: int = 300) -> str:
     if isinstance(value, torch.Tensor):
-        text = f"tensor{tuple(value.shape)} {value.dtype}: {value.tolist()}"
+        shown = value.flatten()[:limit].tolist()  # never the whole of a huge tensor
+        body = value.tolist() if value.numel() <= limit else f"{shown} ..."
+        text = f"tensor{tuple(value.shape)} {value.dtype}: {body}"
     else:
         text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."

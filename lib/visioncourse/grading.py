@@ -33,6 +33,7 @@ import os
 import re
 import sys
 import traceback
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -288,16 +289,50 @@ def _slice(fn: ast.FunctionDef) -> None:
     fn.body = prune(fn.body) or [ast.Pass()]
 
 
+def answers_left(original: ast.FunctionDef, sliced: ast.FunctionDef) -> set[str]:
+    """Variables that ``original`` reads only in expected values (or in the condition of an
+    ``if``/``while``) and that ``sliced`` still assigns: answers the sandbox would hold. What
+    the student's own calls return, and loop indices, are not answers."""
+    params = {a.arg for a in original.args.args}
+    in_answers, in_guards, student, indices = set(), set(), set(), set()
+    for node in ast.walk(original):
+        if isinstance(node, ast.Call) and _callee(node) and _expected(node) is not None:
+            in_answers |= {id(n) for n in ast.walk(_expected(node))}
+        elif isinstance(node, (ast.If, ast.While)):
+            in_guards |= {id(n) for n in ast.walk(node.test)}
+        elif isinstance(node, (ast.Assign, ast.AugAssign)) and any(
+            isinstance(c, ast.Call) and getattr(c.func, "id", None) in params
+            for c in ast.walk(node.value)):  # fmt: skip
+            student |= {n.id for t in getattr(node, "targets", [getattr(node, "target", None)]) for n in ast.walk(t)
+                        if isinstance(n, ast.Name)}  # fmt: skip
+        elif (isinstance(node, ast.For) and isinstance(node.iter, ast.Call)
+              and getattr(node.iter.func, "id", "") == "enumerate" and isinstance(node.target, ast.Tuple)):  # fmt: skip
+            indices |= _names(node.target.elts[0])
+    loads = [
+        n for n in ast.walk(original) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+    ]
+    answers = {n.id for n in loads if id(n) in in_answers}
+    elsewhere = {n.id for n in loads if id(n) not in in_answers and id(n) not in in_guards}
+    stored = {
+        n.id for n in ast.walk(sliced) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+    }
+    return (answers - elsewhere - student - indices) & stored
+
+
 def rewrite_tests(chapter: dict[str, dict], key: bool) -> str:
     """Source of one module holding every exercise's tests (``master_tests``), rewritten for
     the key run (``key=True``) or for the sandbox, and ``EXERCISES = {exercise: [names]}``."""
     parts, exercises_ = [], {}
     for exercise, entry in sorted(chapter.items()):
         exercises_[exercise] = []
-        for fn, _hidden in entry["tests"]:
-            fn = _Rewrite(key).visit(copy.deepcopy(fn))
+        for original, hidden in entry["tests"]:
+            fn = _Rewrite(key).visit(copy.deepcopy(original))
             if not key:
                 _slice(fn)
+                if hidden and (left := answers_left(original, fn)):
+                    raise ValueError(f"{original.name}: the sandbox version still computes "
+                                     f"{', '.join(sorted(left))}, read only by expected values: "
+                                     "compute expected values inline or in their own statements")  # fmt: skip
             fn.name = f"{exercise}__{fn.name}"
             exercises_[exercise].append(fn.name)
             parts.append(ast.unparse(ast.fix_missing_locations(fn)))
@@ -306,7 +341,8 @@ def rewrite_tests(chapter: dict[str, dict], key: bool) -> str:
 
 # ----------------------------------------------------------------------------- data across
 
-MAX_ELEMENTS = 10_000_000  # per tensor that crosses back; a test's values are far smaller
+MAX_ELEMENTS = 1_000_000  # per tensor that crosses back; a test's values are far smaller
+MAX_FRAME_BYTES = 16 * 2**20  # what one frame may unpack to
 
 
 def _type_name(value: Any) -> str:
@@ -334,6 +370,8 @@ def to_data(value: Any, depth: int = 0) -> Any:
         return {k: to_data(v, depth + 1) for k, v in value.items()}
     if value is ...:
         return {"__object__": "ellipsis"}
+    if kind.__module__ == "numpy" and hasattr(kind, "item") and getattr(value, "ndim", None) == 0:
+        return to_data(value.item(), depth + 1)  # numpy.int64(336) is the number 336
     if isinstance(value, float):  # numpy.float64 is a float: the test saw a number
         return float.__float__(value)
     return {"__object__": _type_name(value)}
@@ -372,8 +410,9 @@ def _small(value: Any, depth: int = 0) -> bool:
     huge expanded tensor in a few bytes) and nothing is nested absurdly deep."""
     if depth > 16:
         return False
-    if isinstance(value, torch.Tensor):
-        return value.numel() <= MAX_ELEMENTS
+    if isinstance(value, torch.Tensor):  # and no expanded view of a small storage
+        stored = value.untyped_storage().nbytes()
+        return value.numel() <= MAX_ELEMENTS and stored >= value.numel() * value.element_size()
     if isinstance(value, (list, tuple)):
         return all(_small(v, depth + 1) for v in value)
     if isinstance(value, dict):
@@ -394,9 +433,13 @@ def parse_frames(output: str) -> list[tuple[str, Any]]:
         if line.startswith(FRAME):
             try:
                 kind, blob = line[len(FRAME) :].split(" ", 1)
-                data = torch.load(
-                    io.BytesIO(base64.b64decode(blob, validate=True)), weights_only=True
-                )
+                raw = base64.b64decode(blob, validate=True)
+                with zipfile.ZipFile(io.BytesIO(raw)) as archive:  # torch.save stores, never packs
+                    entries = archive.infolist()
+                    if any(e.compress_type != zipfile.ZIP_STORED for e in entries) or sum(
+                        e.file_size for e in entries) > MAX_FRAME_BYTES:  # fmt: skip
+                        continue
+                data = torch.load(io.BytesIO(raw), weights_only=True)
                 if _small(data):
                     frames.append((kind, data))
             except Exception:  # a damaged or forged frame is data we cannot read: skip it
@@ -418,7 +461,7 @@ def records(frames: list[tuple[str, Any]]) -> dict[str, list[dict]]:
         tests = payload.get("tests")
         if type(tests) is not dict:
             continue
-        clean = {name: {"gots": record["gots"], "error": record.get("error")}
+        clean = {name: {"gots": record["gots"], "error": (record.get("error") or None) and record["error"][:1000]}
                  for name, record in tests.items()
                  if type(name) is str and type(record) is dict and type(record.get("gots")) is list
                  and type(record.get("error")) in (str, type(None))}  # fmt: skip
@@ -456,6 +499,7 @@ def run_tests(module: dict, user_ns: dict, exercise: str, key: bool) -> dict:
         fn = module[name]
         record: dict[str, Any] = {"gots": [], "error": None, "key": []}
         module["_record"], module["_expect"] = _recorders(record)
+        _seed_everything(0)  # a test's unseeded draws do not depend on what ran before it
         params = fn.__code__.co_varnames[: fn.__code__.co_argcount]
         missing = [p for p in params if p not in user_ns]
         if missing:
@@ -469,6 +513,16 @@ def run_tests(module: dict, user_ns: dict, exercise: str, key: bool) -> dict:
             del record["key"]
         results[name.split("__", 1)[1]] = record
     return results
+
+
+def _seed_everything(seed: int) -> None:
+    import random
+
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 (the legacy global stream tests may use)
+    torch.manual_seed(seed)
 
 
 def _message(err: BaseException) -> str:
@@ -503,6 +557,7 @@ class _Emitter:
     def emit(self, exercise: str) -> None:
         import random
 
+        originals = {name: getattr(exercises, name) for name in EXPECTS}
         if "key" in self.modules:  # a check the rewrite missed would be judged in here: refuse
             for name in EXPECTS:
                 setattr(exercises, name, _untransformed(name))
@@ -512,15 +567,20 @@ class _Emitter:
         # the tests seed their own generators; the notebook's random streams and working
         # directory are left as they were, so later cells run as they did for the student
         state = random.getstate(), np.random.get_state()  # noqa: NPY002 (the legacy global stream)
-        here = os.getcwd()
-        with torch.random.fork_rng(devices=[]):
-            for kind, module in self.modules.items():
-                os.chdir(self.home)
-                tests = run_tests(module, self.user_ns, exercise, kind == "key")
-                self.stdout.write(
-                    "\n" + _frame(kind, {"exercise": exercise, "tests": tests}) + "\n"
-                )
-                self.stdout.flush()
+        here, threads = os.getcwd(), torch.get_num_threads()
+        torch.set_num_threads(1)  # the key and the sandbox compute alike, whatever the machine
+        try:
+            with torch.random.fork_rng(devices=[]):
+                for kind, module in self.modules.items():
+                    os.chdir(self.home)
+                    tests = run_tests(module, self.user_ns, exercise, kind == "key")
+                    frame = _frame(kind, {"exercise": exercise, "tests": tests})
+                    self.stdout.write("\n" + frame + "\n")
+                    self.stdout.flush()
+        finally:
+            torch.set_num_threads(threads)
+            for name, check in originals.items():
+                setattr(exercises, name, check)
         random.setstate(state[0])
         np.random.set_state(state[1])  # noqa: NPY002
         try:
@@ -626,8 +686,9 @@ def score_exercise(key: dict, records: list[dict], points: float,
             lines.append(f"  ✅ {name}")
             continue
         shown = problem.splitlines()
-        if hidden.get(name):  # say what and why, not the hidden expected value
-            shown = [line for line in shown if not line.strip().startswith("expected:")]
+        if hidden.get(name):  # say what and why, not the hidden expected value (or its shape)
+            shown = [re.sub(r", expected \(.*?\)$", "", line) for line in shown
+                     if not line.strip().startswith("expected:")]  # fmt: skip
         head = f"  ❌ {name}{' (hidden)' if hidden.get(name) else ''}"
         lines.append("\n".join([head] + ["     " + line for line in shown]))
     return points * passed / max(len(key), 1), "\n".join(lines)
