@@ -380,8 +380,8 @@ def sandboxed(argv: list[str], inbox: Path, hide: list[Path], timeout: float,
     hidden = sorted(h for h in hidden if h != Path("/") and not h.is_relative_to("/tmp"))
     for folder in hidden:  # an empty, tiny, later read-only folder over each
         box += ["--size", "65536", "--tmpfs", str(folder)]
-    for path in visible:  # the library and Python, where a hidden folder holds them
-        if any(path.is_relative_to(h) for h in hidden):
+    for path in visible:  # the library and Python, where a hidden folder (or /tmp) holds them
+        if any(path.is_relative_to(h) for h in [*hidden, Path("/tmp")]):
             box += ["--ro-bind", str(path), str(path)]
     box += ["--ro-bind", str(inbox), "/tmp/grading/in"]
     for folder in hidden:
