@@ -177,19 +177,18 @@ def _slice(fn: ast.FunctionDef) -> None:
                 out |= _names(t.value)
         return out
 
-    def side_effect(stmt: ast.stmt) -> bool | str:
-        """A bare call: the local it changes (``lst.append(x)``, ``g.manual_seed(1)``), or
-        True when it may change anything (``torch.manual_seed(0)``); False otherwise."""
-        if not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call)):
+    def side_effect(stmt: ast.stmt) -> bool | set[str]:
+        """A bare expression: the locals its calls change (``lst.append(x)``,
+        ``model.eval(), ref.eval()``), or True when it may change anything
+        (``torch.manual_seed(0)``); False when it calls nothing."""
+        if not isinstance(stmt, ast.Expr):
             return False
-        func = stmt.value.func
-        if (
-            isinstance(func, ast.Attribute)
-            and isinstance(func.value, ast.Name)
-            and func.value.id in local
-        ):
-            return func.value.id
-        return True
+        calls = [c for c in ast.walk(stmt.value) if isinstance(c, ast.Call)]
+        receivers = {c.func.value.id for c in calls if isinstance(c.func, ast.Attribute)
+                     and isinstance(c.func.value, ast.Name) and c.func.value.id in local}  # fmt: skip
+        if not calls:
+            return False
+        return True if len(receivers) < len(calls) else receivers
 
     needed: set[str] = set()
     kept: set[int] = set()
@@ -224,7 +223,7 @@ def _slice(fn: ast.FunctionDef) -> None:
             else:
                 changes = side_effect(stmt)
                 keep = essential(stmt) or bool(stores(stmt) & needed) or changes is True or (
-                    bool(changes) and changes in needed)  # fmt: skip
+                    bool(changes) and bool(changes & needed))  # fmt: skip
                 if keep:
                     needed.update(
                         _loads(stmt) | (stores(stmt) if isinstance(stmt, ast.AugAssign) else set())
