@@ -195,3 +195,29 @@ def test_objects_that_would_run_code_cross_as_names_only():
     assert grading.to_data([sneaky, Loud()]) == [{"__object__": "Sneaky"}, {"__object__": "Loud"}]
     weird = grading.from_data({"__object__": "no\x00 such name"})
     assert repr(weird) == "<a no\x00 such name object>"
+
+
+def test_a_loop_that_records_without_its_variables_still_runs():
+    text = """
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex_1
+
+# %%
+# HIDDEN
+def test_repeat(f):
+    from visioncourse.exercises import expect_equal
+
+    inputs, wants = [1, 2], [10, 20]
+    for x, want in zip(inputs, wants):
+        expect_equal("Ex 1", f(0), 0)
+
+# %% [raw]
+# # END QUESTION
+"""
+    source = grading.rewrite_tests(grading.master_tests(text), key=False)
+    recorded, module = [], {}
+    exec(compile(source, "<test>", "exec"), module)
+    module["_record"] = recorded.append
+    module["ex_1__test_repeat"](lambda x: x)
+    assert recorded == [0, 0] and "20" not in source

@@ -209,10 +209,9 @@ def _slice(fn: ast.FunctionDef) -> None:
             elif children or handlers:  # for / while / if / with / try
                 keep = inner or essential_header(stmt) or bool(header_stores(stmt) & needed)
                 if keep:
-                    if pairs is not None:
-                        needed.update(
-                            *(_loads(v) for t, v in pairs if stores(t) & needed or essential(v))
-                        )
+                    if pairs is not None:  # the columns prune keeps (at least the first)
+                        live = [(t, v) for t, v in pairs if stores(t) & needed or essential(v)]
+                        needed.update(*(_loads(v) for _, v in live or pairs[:1]))
                     else:
                         needed.update(_loads(header(stmt)))
             elif pairs is not None:
