@@ -209,7 +209,7 @@ def check_students() -> list[str]:
 # A submission runs in a sandbox (bubblewrap): no network, a private /tmp, its own PID
 # namespace (every process it starts dies with it), the repository hidden except the library
 # and the venv (read-only), the submissions, the autograders and the keys hidden, and limits on
-# address space, file size, CPU time and processes. What comes back is data: the values the
+# memory, file size, CPU time and processes. What comes back is data: the values the
 # student's functions returned on the test inputs (visioncourse.grading). The expected values
 # (the key, from the master's own run) never enter the sandbox; this process compares.
 
@@ -298,6 +298,8 @@ def make_cgroups(memory_gb: float) -> list[Path]:
               "memory.limit_in_bytes": str(int(memory_gb * 2**30))}  # fmt: skip
     # children of this process's own cgroups, so a container's own limits still hold
     mine = {}
+    if not Path("/proc/self/cgroup").exists():
+        return []
     for line in Path("/proc/self/cgroup").read_text().splitlines():
         _, controllers, path = line.split(":", 2)
         for controller in controllers.split(",") if controllers else [""]:
