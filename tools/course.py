@@ -506,11 +506,6 @@ def grade_notebook(notebook: Path, chapter: Chapter, timeout: float, hide: list[
         return {}, f"{why}; scored 0 until reviewed", why
 
 
-def _source(cell: dict) -> str:
-    source = cell.get("source", "")
-    return "".join(map(str, source)) if isinstance(source, list) else str(source)
-
-
 def _open_regular(path: Path) -> int:
     """A descriptor of ``path`` if it is a regular file, opened without following a link and
     without blocking on a FIFO that appeared since ``refuse_reason`` looked."""
@@ -524,7 +519,7 @@ def _open_regular(path: Path) -> int:
 
 
 def _grade_notebook(notebook, chapter, timeout, hide, memory_gb, unsafe):
-    from visioncourse.grading import CHECK_CELL, parse_frames, records, score_exercise
+    from visioncourse.grading import CHECK_CELL, cell_source, parse_frames, records, score_exercise
 
     refused = refuse_reason(notebook)
     if refused:
@@ -561,7 +556,7 @@ def _grade_notebook(notebook, chapter, timeout, hide, memory_gb, unsafe):
         # a run sends one record per exercise at each of its grader.check cells and one at
         # the end; more are forged (guesses at a hidden answer) and are not read
         allowed = Counter(q for c in cells if c["cell_type"] == "code"
-                          for q in CHECK_CELL.findall(_source(c)))  # fmt: skip
+                          for q in CHECK_CELL.findall(cell_source(c)))  # fmt: skip
         extra = []
         for _ in range(2):  # a timeout gets one more try: the hang may be the machine's
             groups = make_cgroups(memory_gb)

@@ -40,6 +40,7 @@ from typing import Any
 import torch
 
 from . import exercises
+from .runtime import seed_everything
 
 EXPECTS = ("expect_close", "expect_equal", "expect_same_regions")
 FRAME = "@@visioncourse-grading "  # a line on stdout: FRAME + kind + " " + base64(torch.save)
@@ -459,7 +460,7 @@ def records(frames: list[tuple[str, Any]]) -> dict[str, list[dict]]:
         tests = payload.get("tests")
         if type(tests) is not dict:
             continue
-        clean = {name: {"gots": record["gots"], "error": (record.get("error") or None) and record["error"][:1000]}
+        clean = {name: {"gots": record["gots"], "error": record["error"][:1000] if record.get("error") else None}
                  for name, record in tests.items()
                  if type(name) is str and type(record) is dict and type(record.get("gots")) is list
                  and type(record.get("error")) in (str, type(None))}  # fmt: skip
@@ -497,7 +498,7 @@ def run_tests(module: dict, user_ns: dict, exercise: str, key: bool) -> dict:
         fn = module[name]
         record: dict[str, Any] = {"gots": [], "error": None, "key": []}
         module["_record"], module["_expect"] = _recorders(record)
-        _seed_everything(0)  # a test's unseeded draws do not depend on what ran before it
+        seed_everything(0)  # a test's unseeded draws do not depend on what ran before it
         params = fn.__code__.co_varnames[: fn.__code__.co_argcount]
         missing = [p for p in params if p not in user_ns]
         if missing:
@@ -511,16 +512,6 @@ def run_tests(module: dict, user_ns: dict, exercise: str, key: bool) -> dict:
             del record["key"]
         results[name.split("__", 1)[1]] = record
     return results
-
-
-def _seed_everything(seed: int) -> None:
-    import random
-
-    import numpy as np
-
-    random.seed(seed)
-    np.random.seed(seed)  # noqa: NPY002 (the legacy global stream tests may use)
-    torch.manual_seed(seed)
 
 
 def _message(err: BaseException) -> str:
@@ -587,6 +578,12 @@ class _Emitter:
             pass
 
 
+def cell_source(cell: dict) -> str:
+    """A notebook cell's source as one string (nbformat stores a list of lines or a string)."""
+    source = cell.get("source", "")
+    return "".join(map(str, source)) if isinstance(source, list) else str(source)
+
+
 def run_notebook(notebook: Path, tests: Path, key_tests: Path | None = None) -> None:
     """Execute every code cell of ``notebook`` in an IPython shell; after a cell that calls
     ``grader.check("exN_M")`` and again at the end, run that exercise's tests and print a
@@ -600,8 +597,7 @@ def run_notebook(notebook: Path, tests: Path, key_tests: Path | None = None) -> 
     for cell in cells:
         if cell.get("cell_type") != "code":
             continue
-        source = cell.get("source", "")
-        source = "".join(source) if isinstance(source, list) else str(source)
+        source = cell_source(cell)
         shell.run_cell(source, store_history=False)
         for exercise in CHECK_CELL.findall(source):
             if exercise in emitter.names:
