@@ -112,6 +112,12 @@ S
 #
 # `batch.targets()` gives the same annotations as torchvision's detection models expect: one
 # dict with `boxes`, `labels` and `masks` per image.
+#
+# Objects have a width *and* a height, and each class has its own typical box shape, as
+# people are tall and cars are wide: circles are drawn as ellipses lying flat (1.25:1 to 3:1),
+# squares as standing rectangles (1:3 to 1:1.25), triangles vary around 1:1. The boxes are
+# computed from the masks, so they are tight to the pixel. `ShapesConfig(elongation=1)` gives
+# back the first edition's world of round circles and true squares.
 
 # %%
 batch = generate(8, ShapesConfig(max_objects=3), seed=1)
@@ -149,9 +155,10 @@ plt.show()
 
 
 # %%
-def show_world(max_objects=3, max_overlap=0.0, background="plain", clutter=0, num_shapes=3, seed=0):
+def show_world(max_objects=3, max_overlap=0.0, background="plain", clutter=0, num_shapes=3,
+               elongation=3.0, seed=0):
     cfg = ShapesConfig(max_objects=max_objects, max_overlap=max_overlap, background=background,
-                       clutter=clutter, num_shapes=num_shapes)
+                       clutter=clutter, num_shapes=num_shapes, elongation=elongation)
     show_batch(generate(8, cfg, seed=seed))
     plt.show()
 
@@ -164,6 +171,7 @@ _ = widgets.interact(
     background=widgets.Dropdown(options=["plain", "noise", "texture"], style=wide),
     clutter=widgets.IntSlider(0, 0, 20, style=wide),
     num_shapes=widgets.IntSlider(3, 3, 4, style=wide),
+    elongation=widgets.FloatSlider(3.0, min=1.0, max=6.0, step=0.5, style=wide),
     seed=widgets.IntSlider(0, 0, 100, style=wide),
 )
 # %% [markdown]
@@ -487,12 +495,15 @@ test_objects_per_class_matches_counts(objects_per_class)
 # `visioncourse.train.fit` is the course's training loop: it draws a fresh batch at every step,
 # shows a progress bar, and records the loss and the time. Here it trains a small CNN to name
 # the one shape in an image. It is the simplest task of the course, and the next chapter adds
-# *where*.
+# *where*. To leave room for mistakes worth looking at, the world is made hard: all four
+# shapes, small objects (a few pixels across in fast mode), a blotchy background and six
+# distractor specks.
 #
-# **The bar:** at least 95 % accuracy on 1000 held-out images in fast mode (99 % in full mode).
+# **The bar:** at least 85 % accuracy on 1000 held-out images in fast mode (95 % in full mode).
 
 # %%
-world = ShapesConfig(image_size=S.image_size, max_objects=1, background="noise", clutter=3)
+world = ShapesConfig(image_size=S.image_size, max_objects=1, num_shapes=4, min_size=0.12,
+                     max_size=0.35, background="texture", clutter=6)
 held_out = generate(S.test_images, world, seed=10**6, device=rt.device)
 
 net = nn.Sequential(
@@ -512,7 +523,7 @@ history = fit(net, shape_batch, F.cross_entropy, S.steps, lr=5e-3, desc="shape c
 net.eval()
 with torch.no_grad():
     accuracy = (net(held_out.images).argmax(1) == held_out.labels[:, 0] - 1).float().mean().item()
-BAR = 0.95 if rt.fast else 0.99
+BAR = 0.85 if rt.fast else 0.95
 print(f"held-out accuracy {accuracy:.3f} (bar {BAR}) | {history.seconds:.1f} s, "
       f"{history.images_per_second:,.0f} training images/s")
 assert accuracy >= BAR, "below the bar"
@@ -523,7 +534,7 @@ plt.xlabel("step"), plt.ylabel("training loss (smoothed)")
 plt.show()
 
 # %% [markdown]
-# 95 % is one number for all shapes. Which shapes does the network confuse with which? A
+# Accuracy is one number for all shapes. Which shapes does the network confuse with which? A
 # *confusion matrix* counts, for every true class (a row), how often each class was predicted
 # (a column): the diagonal holds the hits, everything off it is a mistake with a name.
 

@@ -110,7 +110,8 @@ S
 
 # %%
 WINDOW = 30
-scene = ShapesConfig(image_size=96, min_objects=2, max_objects=4, min_size=0.12, max_size=0.42,
+# elongation=1: square objects, for the square windows of this chapter
+scene = ShapesConfig(image_size=96, min_objects=2, max_objects=4, min_size=0.12, max_size=0.42, elongation=1,
                      background="noise", clutter=6)
 NUM_CLASSES = scene.num_shapes  # plus background (label 0)
 test = generate(S.test_scenes, scene, seed=10**6, device=rt.device)  # held-out seeds

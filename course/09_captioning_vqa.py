@@ -109,7 +109,8 @@ S
 # image, and a sentence can be parsed back into facts and checked.
 
 # %%
-world = ShapesConfig(image_size=32, max_objects=2, min_size=0.3, max_size=0.5)
+# elongation=1: the square world, where a "circle" is round and a "square" square
+world = ShapesConfig(image_size=32, max_objects=2, min_size=0.3, max_size=0.5, elongation=1)
 vocab = lang.Vocabulary.shapes_world()
 train = generate(S.train_images, world, seed=0)
 test = generate(S.test_images, world, seed=10**6)

@@ -1201,7 +1201,7 @@ figures.visual_semantic_embedding()
 plt.show()
 
 # %%
-scene_world = ShapesConfig(image_size=32, min_objects=2, max_objects=2, num_shapes=4, num_colors=5, min_size=0.3, max_size=0.5)
+scene_world = ShapesConfig(image_size=32, min_objects=2, max_objects=2, num_shapes=4, num_colors=5, min_size=0.3, max_size=0.5, elongation=1)
 vocab = lang.Vocabulary.shapes_world()
 vse_train = generate(S.vse_train, scene_world, seed=0)
 vse_test = generate(S.vse_test, scene_world, seed=10**6)

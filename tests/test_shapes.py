@@ -57,11 +57,11 @@ def test_masks_semantic_and_occlusion_agree():
 
 
 def test_max_overlap_is_respected():
-    from visioncourse.data.shapes import _square_boxes
+    from visioncourse.data.shapes import _extent_boxes
 
     for limit in (0.0, 0.2):
         b = generate(128, ShapesConfig(max_objects=4, max_overlap=limit), seed=4)
-        squares = _square_boxes(b.scene.center, b.scene.radius)  # what the limit applies to
+        squares = _extent_boxes(b.scene.center, b.scene.half_sizes)  # what the limit applies to
         for i in range(128):
             live = b.present[i]
             iou = box_iou(squares[i][live], squares[i][live]).fill_diagonal_(0)
@@ -109,7 +109,10 @@ def test_relation_words_are_geometrically_right():
 
 
 def test_every_shape_class_renders_and_is_distinct():
-    b = generate(256, ShapesConfig(num_shapes=4, max_objects=1, min_size=0.4, max_size=0.4), seed=9)
+    square_world = ShapesConfig(
+        num_shapes=4, max_objects=1, min_size=0.4, max_size=0.4, elongation=1
+    )
+    b = generate(256, square_world, seed=9)
     areas = b.masks[:, 0].flatten(1).sum(1).float()
     means = [areas[b.labels[:, 0] == c].mean().item() for c in (1, 2, 3, 4)]
     # same box side: square > circle > triangle ~ diamond (pi/4 and 1/2 of the square)
@@ -128,3 +131,35 @@ def test_empty_batch_and_bad_configs():
         generate(2, colour="red")
     with pytest.raises(ValueError, match="n must be"):
         generate(-1)
+
+
+def test_default_world_has_elongated_boxes_and_class_aspect_priors():
+    b = generate(2000, max_objects=3, seed=11)
+    live = b.boxes[b.present]
+    aspect = (live[:, 2] - live[:, 0]) / (live[:, 3] - live[:, 1])
+    # the boxes span at least 1:3 .. 3:1 (pixel-rounded), with many boxes beyond 2:1 each way
+    assert aspect.min() <= 1 / 3 * 1.1 and aspect.max() >= 3 / 1.1
+    assert (aspect > 2).float().mean() > 0.05 and (aspect < 0.5).float().mean() > 0.05
+    # the class predicts the shape of its box: circles wide, squares tall, triangles between
+    labels = b.labels[b.present]
+    median = [aspect[labels == c].median().item() for c in (1, 2, 3)]
+    assert median[0] > 1.5 and median[1] < 1 / 1.5 and 0.75 < median[2] < 1.33
+    # and the boxes stay tight around the full (amodal) masks, inside the image
+    amodal = shape_masks(b.scene, 64)
+    assert torch.equal(b.boxes, masks_to_pixel_boxes(amodal))
+    assert (live[:, :2] >= 0).all() and (live[:, 2:] <= 64).all()
+
+
+def test_elongation_one_is_the_square_world():
+    b = generate(64, ShapesConfig(elongation=1, max_objects=3), seed=12)
+    live = b.boxes[b.present]
+    side_w, side_h = live[:, 2] - live[:, 0], live[:, 3] - live[:, 1]
+    assert (side_w - side_h).abs().max() <= 1  # squares, up to pixel rounding
+    assert torch.equal(b.scene.aspect, torch.ones_like(b.scene.radius))
+
+
+def test_elongated_objects_that_could_not_fit_are_squeezed_into_the_image():
+    b = generate(500, ShapesConfig(max_objects=1, min_size=0.6, max_size=0.7), seed=13)
+    half = b.scene.half_sizes[:, 0]
+    assert (half <= 32 + 1e-4).all()
+    assert (b.boxes[:, 0, :2] >= 0).all() and (b.boxes[:, 0, 2:] <= 64).all()

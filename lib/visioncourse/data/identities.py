@@ -52,7 +52,7 @@ def identity_images(ids: Tensor, image_size: int = 20, seed: int = 0,
     """
     config = config or ShapesConfig(image_size=image_size, max_objects=1, num_shapes=4,
                                     min_size=0.4, max_size=0.8, background="texture",
-                                    clutter=2, noise=0.04)  # fmt: skip
+                                    clutter=2, noise=0.04, elongation=1)  # fmt: skip
     if config.max_objects != 1:
         raise ValueError("identity_images: config must have max_objects=1 (one object per image)")
     device = ids.device

@@ -2,8 +2,8 @@
 
 A scene is drawn in two steps, so later chapters can reuse the first one:
 
-1. ``sample_scene`` draws the *parameters* of every object (class, colour, size, centre) as
-   tensors of shape ``(n, K)``, with ``K = max_objects`` slots per image;
+1. ``sample_scene`` draws the *parameters* of every object (class, colour, size, aspect
+   ratio, centre) as tensors of shape ``(n, K)``, with ``K = max_objects`` slots per image;
 2. ``render`` turns parameters into pixels, instance masks, boxes and the semantic mask.
 
 Videos (move the centres over time), flow pairs (render twice with a known displacement) and
@@ -32,6 +32,11 @@ COLOR_RGB = (
     (0.85, 0.25, 0.85),
 )
 SIZE_NAMES = ("small", "large")
+# Per-class aspect-ratio priors, as people are tall and cars are wide: the centre of each
+# class's log(width / height), in units of log(elongation). Circles are drawn as ellipses
+# lying flat, squares as standing rectangles, triangles and diamonds around 1:1.
+ASPECT_PRIOR = (0.6, -0.6, 0.0, 0.0)
+ASPECT_JITTER = 0.4  # half-width of the uniform spread around the prior, same units
 BACKGROUNDS = ("plain", "noise", "texture")
 MAX_SLOTS = 12
 
@@ -56,7 +61,12 @@ class ShapesConfig:
         min_objects, max_objects: objects per image (uniform in between, at most 8).
         num_shapes: shape classes used, the first ones of ``SHAPE_NAMES`` (3 or 4).
         num_colors: colours used, the first ones of ``COLOR_NAMES`` (1 to 5).
-        min_size, max_size: side of an object's box as a fraction of ``image_size``.
+        min_size, max_size: size of an object's box as a fraction of ``image_size``: the
+            geometric mean of its width and height (its side when it is square).
+        elongation: the largest aspect ratio (width:height or height:width) the class priors
+            reach; 1 gives the first edition's world where every box is a square. With the
+            default 3, circles become wide ellipses (1.25:1 to 3:1), squares standing
+            rectangles (1:3 to 1:1.25) and triangles vary around 1:1 (1:1.55 to 1.55:1).
         max_overlap: largest IoU allowed between two objects' bounding squares; 0 keeps
             them apart, 1 lets them overlap freely (the later object occludes the earlier one).
             An object that finds no place within the limit is dropped, so a crowded config
@@ -74,6 +84,7 @@ class ShapesConfig:
     num_colors: int = 3
     min_size: float = 0.2
     max_size: float = 0.45
+    elongation: float = 3.0
     max_overlap: float = 0.0
     background: str = "plain"
     clutter: int = 0
@@ -97,6 +108,8 @@ class ShapesConfig:
             bad(f"num_colors must be between 1 and {len(COLOR_NAMES)}; got {self.num_colors}")
         if not 0 < self.min_size <= self.max_size <= 1:
             bad(f"need 0 < min_size <= max_size <= 1; got {self.min_size}, {self.max_size}")
+        if not 1 <= self.elongation <= 6:
+            bad(f"elongation must be in [1, 6]; got {self.elongation}")
         if self.min_size * self.image_size < 3:
             bad("objects would be under 3 pixels wide: raise min_size or image_size")
         if not 0 <= self.max_overlap <= 1:
@@ -136,8 +149,18 @@ class Scene:
     shape: Tensor  # (n, K) long, index into SHAPE_NAMES
     color: Tensor  # (n, K) long, index into COLOR_NAMES
     rgb: Tensor  # (n, K, 3) float, the jittered colour actually painted
-    radius: Tensor  # (n, K) float, half the side of the object's box, in pixels
+    radius: Tensor  # (n, K) float, sqrt(half-width * half-height) of the object, in pixels
     center: Tensor  # (n, K, 2) float, (cx, cy) in pixels
+    aspect: Tensor | None = None  # (n, K) float, width / height; None means all 1 (squares)
+
+    def __post_init__(self) -> None:
+        if self.aspect is None:
+            self.aspect = torch.ones_like(self.radius)
+
+    @property
+    def half_sizes(self) -> Tensor:
+        """(n, K, 2): the half-width and half-height of each object, in pixels."""
+        return _half_sizes(self.radius, self.aspect)
 
     def __getitem__(self, idx) -> Scene:
         """The scenes of some images: ``idx`` is a slice, a list or tensor of indices, or a
@@ -158,8 +181,25 @@ def _uniform(shape, lo, hi, gen, device) -> Tensor:
     return lo + (hi - lo) * torch.rand(shape, generator=gen, device=device)
 
 
-def _square_boxes(center: Tensor, radius: Tensor) -> Tensor:
-    return torch.cat((center - radius[..., None], center + radius[..., None]), dim=-1)
+def _half_sizes(radius: Tensor, aspect: Tensor) -> Tensor:
+    root = aspect.sqrt()
+    return torch.stack((radius * root, radius / root), dim=-1)
+
+
+def _extent_boxes(center: Tensor, half: Tensor) -> Tensor:
+    """Continuous boxes (..., 4) from centres (..., 2) and half-sizes (..., 2)."""
+    return torch.cat((center - half, center + half), dim=-1)
+
+
+def _aspects(shape: Tensor, radius: Tensor, cfg: ShapesConfig, gen, device) -> Tensor:
+    """Width / height per object from its class prior, kept inside the image."""
+    log_e = torch.log(torch.tensor(cfg.elongation, device=device))
+    prior = torch.tensor(ASPECT_PRIOR, device=device)[shape]
+    spread = _uniform(shape.shape, -ASPECT_JITTER, ASPECT_JITTER, gen, device)
+    aspect = torch.exp(((prior + spread) * log_e).clamp(-log_e, log_e))
+    # both half-sizes r * sqrt(a) and r / sqrt(a) must fit: a in [(2r/side)^2, (side/2r)^2]
+    fit = (cfg.image_size / (2 * radius)) ** 2
+    return torch.minimum(torch.maximum(aspect, 1 / fit), fit)
 
 
 def sample_scene(n: int, config: ShapesConfig, gen: torch.Generator, device) -> Scene:
@@ -173,6 +213,9 @@ def sample_scene(n: int, config: ShapesConfig, gen: torch.Generator, device) -> 
     jitter = _uniform((n, K, 3), -cfg.color_jitter, cfg.color_jitter, gen, device)
     rgb = (palette + jitter).clamp(0, 1)
     radius = _uniform((n, K), cfg.min_size * side / 2, cfg.max_size * side / 2, gen, device)
+    # elongation 1 draws nothing, so the square world's random stream stays as it was
+    aspect = _aspects(shape, radius, cfg, gen, device) if cfg.elongation > 1 else None
+    half = _half_sizes(radius, aspect if aspect is not None else torch.ones_like(radius))
 
     # Place objects slot by slot. Each slot draws CANDIDATES centres at once and keeps the
     # first one whose box overlaps no earlier object by more than max_overlap (vectorised
@@ -180,17 +223,18 @@ def sample_scene(n: int, config: ShapesConfig, gen: torch.Generator, device) -> 
     # every image keeps at least one object.
     candidates = 1 if cfg.max_overlap >= 1 else 16
     u = torch.rand((n, K, candidates, 2), generator=gen, device=device)
-    r = radius[..., None, None]
-    options = r + u * (side - 2 * r)  # (n, K, C, 2), every box inside the image
+    h = half[:, :, None]
+    options = h + u * (side - 2 * h)  # (n, K, C, 2), every box inside the image
     center = options[:, :, 0].clone()
+    area = (2 * half).prod(-1)  # (n, K)
     for k in range(1, K if candidates > 1 else 0):
-        boxes_k = _square_boxes(options[:, k], radius[:, k, None].expand(n, candidates))
-        placed = _square_boxes(center[:, :k], radius[:, :k])  # (n, k, 4)
+        boxes_k = _extent_boxes(options[:, k], half[:, k, None])  # (n, C, 4)
+        placed = _extent_boxes(center[:, :k], half[:, :k])  # (n, k, 4)
         lt = torch.max(boxes_k[:, :, None, :2], placed[:, None, :, :2])
         rb = torch.min(boxes_k[:, :, None, 2:], placed[:, None, :, 2:])
         inter = (rb - lt).clamp(min=0).prod(-1)  # (n, C, k)
-        area_k = (2 * radius[:, k, None, None]) ** 2
-        area_j = (2 * radius[:, None, :k]) ** 2
+        area_k = area[:, k, None, None]
+        area_j = area[:, None, :k]
         iou = inter / (area_k + area_j - inter)
         clash = ((iou > cfg.max_overlap) & present[:, None, :k]).any(-1)  # (n, C)
         fits = ~clash
@@ -207,6 +251,7 @@ def sample_scene(n: int, config: ShapesConfig, gen: torch.Generator, device) -> 
         rgb=take(rgb),
         radius=take(radius),
         center=take(center),
+        aspect=None if aspect is None else take(aspect),
     )
 
 
@@ -215,12 +260,14 @@ def _separable(scene: Scene, image_size: int) -> tuple[Tensor, Tensor]:
 
     Returns along_x (n, K, 1, W) and along_y (n, K, H, 1). One broadcast comparison then
     rasterises all slots at once, and a slot's box follows from the two vectors alone.
-    Absent slots get along_y = -1, which no pixel satisfies.
+    Absent slots get along_y = -1, which no pixel satisfies. An elongated object is its
+    square shape stretched: x offsets are divided by sqrt(aspect), y offsets multiplied.
     """
     device = scene.center.device
     coords = torch.arange(image_size, device=device, dtype=torch.float32) + 0.5  # pixel centres
-    dx = (coords - scene.center[..., 0, None]).abs()  # (n, K, W)
-    dy = coords - scene.center[..., 1, None]  # (n, K, H)
+    root = scene.aspect.sqrt()[..., None]
+    dx = (coords - scene.center[..., 0, None]).abs() / root  # (n, K, W)
+    dy = (coords - scene.center[..., 1, None]) * root  # (n, K, H)
     r = scene.radius[..., None]
     kind = scene.shape[..., None]
     is_circle = kind == 0
