@@ -437,14 +437,11 @@ print(f"largest difference between Cᵀ y and conv_transpose2d: {(by_matrix - by
 # `input (Tensor[N, C_in, H, W])` and `weight (Tensor[C_in, C_out, k, k])` (PyTorch's layout
 # for transposed convolutions); no bias. Return what `F.conv_transpose2d` returns.
 #
-# 1. For every kernel offset `(i, j)`, the contribution of all input pixels at once is
-#    `torch.einsum("nchw,cd->ndhw", input, weight[:, :, i, j])`;
-# 2. it lands at output rows `i, i + stride, …` (`H` of them) and columns `j, j + stride, …`:
-#    add it to a zero canvas of side `(H − 1)·stride + k + output_padding` with a strided
-#    slice (`canvas[:, :, i : i + stride * H : stride, j : j + stride * W : stride] += …`);
-# 3. crop `padding` pixels from the top and left, and keep the output size above.
-#
-# A loop over the `k × k` offsets is fine.
+# The picture to implement: every input pixel at `(y, x)` stamps a copy of the kernel, scaled
+# by its value, on the output with its top-left corner at `(stride·y, stride·x)`; the stamps
+# add up where they overlap. Work out how large the uncropped output is, and how `padding`
+# and `output_padding` change it (the formula above). Vectorise over the batch, the channels
+# and the input pixels; a Python loop over the `k × k` kernel offsets is fine.
 
 # %% [raw]
 # # BEGIN SOLUTION
@@ -628,6 +625,110 @@ def conv_block(cin, cout):
     )
 
 
+# %% [raw]
+# # BEGIN QUESTION
+# name: ex6_3
+# points: 3
+
+# %% [markdown]
+# **Exercise 6.3 — a U-Net decoder stage.** Complete `decoder_stage(x, skip, up, block)`, one
+# step up the decoder, the heart of U-Net: `x (Tensor[N, C, h, w])` the coarser decoder
+# features, `skip (Tensor[N, C_s, H, W])` the encoder features saved at the finer
+# resolution, `up` a module that doubles the resolution of `x`, and `block` this stage's
+# convolutions. Upsample `x`. Bring the skip to the upsampled size `(h', w')` by keeping its
+# **centre**, rows from `(H − h') // 2` and columns from `(W − w') // 2`: the original U-Net
+# pads nothing, so its encoder maps are larger than the decoder's and are cropped, and a map
+# of odd side (25 pooled to 12, upsampled to 24) needs the same here. Concatenate along the
+# channels, **upsampled features first, then the skip** (the order `block`'s weights expect),
+# and return `block` of the result. The U-Net below calls your function at every stage, in
+# training too.
+
+# %% [raw]
+# # BEGIN SOLUTION
+
+
+# %%
+def decoder_stage(x, skip, up, block):
+    # BEGIN SOLUTION
+    x = up(x)
+    h, w = x.shape[-2:]
+    top, left = (skip.shape[-2] - h) // 2, (skip.shape[-1] - w) // 2
+    return block(torch.cat((x, skip[..., top : top + h, left : left + w]), dim=1))
+    # END SOLUTION
+
+
+# %% [raw]
+# # END SOLUTION
+
+# %% [raw]
+# # BEGIN TESTS
+
+
+# %%
+def test_decoder_stage_small(decoder_stage):
+    import torch
+    import torch.nn as nn
+
+    from visioncourse.exercises import expect_close
+
+    x = torch.arange(4.0).view(1, 1, 2, 2)
+    skip = 10 + torch.arange(36.0).view(1, 1, 6, 6)
+    up = nn.Upsample(scale_factor=2)  # nearest: each value becomes a 2x2 block
+    expect_close(
+        "Exercise 6.3 (decoder_stage)",
+        decoder_stage(x, skip, up, nn.Identity()),
+        torch.cat((up(x), skip[..., 1:5, 1:5]), dim=1),
+        inputs="x 2x2 = [[0, 1], [2, 3]], skip 6x6 = 10..45, nearest x2 upsampling, block = identity",
+        hint="channel 0 is the upsampled x; channel 1 the skip's centre 4x4 (rows and columns 1..4)",
+    )
+
+
+test_decoder_stage_small(decoder_stage)
+
+
+# %%
+# HIDDEN
+def test_decoder_stage_with_convolutions(decoder_stage):
+    import torch
+    import torch.nn as nn
+
+    from visioncourse.exercises import expect_close
+    from visioncourse.segmentation import unet_decoder_stage
+
+    torch.manual_seed(63)
+    up = nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(8, 4, 3, padding=1))
+    block = nn.Sequential(nn.Conv2d(4 + 3, 5, 3, padding=1), nn.ReLU())
+    x = torch.randn(2, 8, 6, 5)
+    for side in ((12, 10), (15, 13)):
+        skip = torch.randn(2, 3, *side)
+        with torch.no_grad():
+            expect_close(
+                "Exercise 6.3 (decoder_stage)",
+                decoder_stage(x, skip, up, block),
+                unet_decoder_stage(x, skip, up, block),
+                inputs=f"x (2, 8, 6, 5), skip (2, 3, {side[0]}, {side[1]}), conv up and block",
+                hint="crop the skip's centre to the upsampled size; upsampled features first",
+                atol=1e-5,
+            )
+
+
+test_decoder_stage_with_convolutions(decoder_stage)
+
+# %% [raw]
+# # END TESTS
+
+# %% [raw]
+# # END QUESTION
+
+# %%
+decoder_stage_fn = use_or_reference(
+    "Exercise 6.3", "decoder_stage", segmentation.unet_decoder_stage,
+    torch.arange(4.0).view(1, 1, 2, 2), torch.arange(25.0).view(1, 1, 5, 5),
+    nn.Upsample(scale_factor=2), nn.Identity(),
+)
+
+
+# %%
 class UNet(nn.Module):
     """(N, 3, H, W) -> class scores (N, num_classes, H, W); H and W divisible by 2**depth."""
 
@@ -648,9 +749,11 @@ class UNet(nn.Module):
             features.append(x)
         x = features.pop()  # the coarsest map
         for i in reversed(range(len(self.up))):
-            x = self.up[i](x)
-            skip = features.pop()  # encoder features at this resolution
-            x = self.decoder[i](torch.cat((x, skip), 1) if self.skips else x)
+            skip = features.pop()  # encoder features at the next finer resolution
+            if self.skips:
+                x = decoder_stage_fn(x, skip, self.up[i], self.decoder[i])  # Exercise 6.3
+            else:
+                x = self.decoder[i](self.up[i](x))
         return self.head(x)
 
 
@@ -694,11 +797,11 @@ for name, skips in (("U-Net", True), ("no skips", False)):
 
 # %% [raw]
 # # BEGIN QUESTION
-# name: ex6_3
+# name: ex6_4
 # points: 2
 
 # %% [markdown]
-# **Exercise 6.3 — per-class IoU from a confusion matrix.** Complete `class_iou(confmat)`:
+# **Exercise 6.4 — per-class IoU from a confusion matrix.** Complete `class_iou(confmat)`:
 # `confmat (Tensor[C, C])` with `confmat[t, p]` = pixels of true class `t` predicted as `p`.
 # Return `Tensor[C]` float64: the IoU of every class, `NaN` where `TP + FP + FN = 0`. No loops
 # (`diag`, `sum(0)`, `sum(1)`, `torch.where`). The mIoU is then `class_iou(M).nanmean()`.
@@ -732,7 +835,7 @@ def test_class_iou_small(class_iou):
 
     confmat = torch.tensor([[5, 1, 0], [2, 3, 0], [0, 0, 0]])
     expect_close(
-        "Exercise 6.3 (class_iou)",
+        "Exercise 6.4 (class_iou)",
         class_iou(confmat),
         torch.tensor([5 / 8, 3 / 6, float("nan")], dtype=torch.float64),
         inputs="confmat [[5, 1, 0], [2, 3, 0], [0, 0, 0]] (rows: true class, columns: predicted)",
@@ -765,7 +868,7 @@ def test_class_iou_matches_torchmetrics(class_iou):
         if absent is not None:
             reference[absent] = float("nan")
         expect_close(
-            "Exercise 6.3 (class_iou)",
+            "Exercise 6.4 (class_iou)",
             iou,
             reference,
             inputs=f"random label maps with {num_classes} classes, class {absent} absent",
@@ -791,7 +894,7 @@ test_class_iou_matches_torchmetrics(class_iou)
 from torchmetrics.functional.classification import multiclass_jaccard_index
 
 reference_iou = lambda m: segmentation_scores(m)["iou"]
-iou_fn = use_or_reference("Exercise 6.3", "class_iou", reference_iou,
+iou_fn = use_or_reference("Exercise 6.4", "class_iou", reference_iou,
                           torch.tensor([[5, 1, 0], [2, 3, 0], [0, 0, 0]]))
 confmat = confusion_matrix(predictions["U-Net"], test.semantic, NUM_CLASSES)
 theirs = multiclass_jaccard_index(predictions["U-Net"].cpu(), test.semantic.cpu(), NUM_CLASSES, average="macro")
@@ -903,11 +1006,11 @@ print(f"input {tuple(test.images[:2].shape)} -> out {tuple(out['out'].shape)}; "
 
 # %% [raw]
 # # BEGIN QUESTION
-# name: ex6_4
+# name: ex6_5
 # points: 2
 
 # %% [markdown]
-# **Exercise 6.4 — the soft Dice loss.** Complete `dice_loss(logits, target, eps=1.0)`:
+# **Exercise 6.5 — the soft Dice loss.** Complete `dice_loss(logits, target, eps=1.0)`:
 # `logits (Tensor[N, C, H, W])`, `target (Tensor[N, H, W])` long. Softmax over classes,
 # one-hot the target (`F.one_hot` puts the class last: permute it to `(N, C, H, W)`), sum
 # over batch and pixels per class, return the scalar loss. It must be differentiable.
@@ -943,7 +1046,7 @@ def test_dice_loss_small(dice_loss):
     logits = torch.tensor([[[[0.0, 0.0]], [[0.0, 0.0]]]])  # two classes, two pixels, p = 1/2
     target = torch.tensor([[[0, 1]]])
     expect_close(
-        "Exercise 6.4 (dice_loss)",
+        "Exercise 6.5 (dice_loss)",
         dice_loss(logits, target, eps=0.0),
         torch.tensor(0.5),
         inputs="2 pixels with p = (0.5, 0.5), targets [0, 1], eps 0",
@@ -951,7 +1054,7 @@ def test_dice_loss_small(dice_loss):
     )
     sure = torch.tensor([[[[9.0, -9.0]], [[-9.0, 9.0]]]])
     expect_close(
-        "Exercise 6.4 (dice_loss)",
+        "Exercise 6.5 (dice_loss)",
         dice_loss(sure, target, eps=1.0),
         torch.tensor(0.0),
         inputs="confident, correct logits, eps 1",
@@ -980,7 +1083,7 @@ def test_dice_loss_reference(dice_loss):
         scores.append((2 * (p * y).sum() + 1.0) / (p.sum() + y.sum() + 1.0))
     loss = dice_loss(logits, target)
     expect_close(
-        "Exercise 6.4 (dice_loss)",
+        "Exercise 6.5 (dice_loss)",
         loss.detach() if isinstance(loss, torch.Tensor) else loss,
         1 - torch.stack(scores).mean().float(),
         inputs="random logits (3, 4, 5, 6), targets without class 3, eps 1",
@@ -988,7 +1091,7 @@ def test_dice_loss_reference(dice_loss):
     )
     loss.backward()
     if logits.grad is None or not torch.isfinite(logits.grad).all() or logits.grad.abs().sum() == 0:
-        raise AssertionError("Exercise 6.4 (dice_loss): the loss must be differentiable in the logits (no .detach(), no argmax)")
+        raise AssertionError("Exercise 6.5 (dice_loss): the loss must be differentiable in the logits (no .detach(), no argmax)")
 
 
 test_dice_loss_reference(dice_loss)
@@ -1006,7 +1109,7 @@ test_dice_loss_reference(dice_loss)
 # shows what each loss gets on each class.
 
 # %%
-dice_fn = use_or_reference("Exercise 6.4", "dice_loss", segmentation.dice_loss,
+dice_fn = use_or_reference("Exercise 6.5", "dice_loss", segmentation.dice_loss,
                            torch.randn(2, 4, 3, 3), torch.randint(0, 4, (2, 3, 3)))
 torch.manual_seed(0)
 models["U-Net, Dice"] = UNet(NUM_CLASSES, S.width).to(rt.device)

@@ -7,7 +7,12 @@ import scipy.ndimage as ndi
 import torch
 import torch.nn.functional as F
 
-from visioncourse.segmentation import connected_components, dice_loss, paste_masks
+from visioncourse.segmentation import (
+    connected_components,
+    dice_loss,
+    paste_masks,
+    unet_decoder_stage,
+)
 
 
 def test_dice_loss_matches_per_class_formula_and_trains():
@@ -100,3 +105,20 @@ def test_paste_masks_agrees_with_torchvision_on_smooth_masks():
     assert (iou > 0.8).all() and iou.mean() > 0.9, iou
     sides = (boxes[:, 2:] - boxes[:, :2]).sum(1)
     assert ((ours ^ theirs).sum((1, 2)) <= sides + 2).all()  # about one outline's worth
+
+
+def test_unet_decoder_stage_crops_the_centre_and_puts_the_upsampled_map_first():
+    up = torch.nn.Upsample(scale_factor=2)
+    x = torch.arange(4.0).view(1, 1, 2, 2)
+    skip = torch.arange(49.0).view(1, 1, 7, 7)
+    out = unet_decoder_stage(x, skip, up, torch.nn.Identity())
+    assert out.shape == (1, 2, 4, 4)
+    assert torch.equal(out[:, 0], up(x)[:, 0])
+    assert torch.equal(out[0, 1], skip[0, 0, 1:5, 1:5])  # (7 - 4) // 2 = 1
+    # equal sizes: nothing is cropped, and the block sees both
+    block = torch.nn.Conv2d(2, 1, 1, bias=False)
+    torch.nn.init.ones_(block.weight)
+    same = unet_decoder_stage(x, skip[..., :4, :4], up, block)
+    assert torch.equal(same, up(x) + skip[..., :4, :4])
+    with pytest.raises(ValueError, match="smaller"):
+        unet_decoder_stage(x, skip[..., :3, :3], up, torch.nn.Identity())

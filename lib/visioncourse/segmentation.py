@@ -29,6 +29,27 @@ def dice_loss(logits: Tensor, target: Tensor, eps: float = 1.0) -> Tensor:
     return 1 - dice.mean()
 
 
+def unet_decoder_stage(x: Tensor, skip: Tensor, up, block) -> Tensor:
+    """One U-Net decoder stage: ``block(cat(up(x), centre_crop(skip)))``.
+
+    Args:
+        x (Tensor[N, C, h, w]): the coarser decoder features.
+        skip (Tensor[N, C_s, H, W]): encoder features at the finer resolution, at least as
+            large as ``up(x)``; their centre is kept (rows from ``(H - h') // 2``), as the
+            original U-Net crops its unpadded encoder maps.
+        up, block: modules; ``up`` doubles the resolution, ``block`` takes ``C' + C_s``
+            channels, upsampled features first.
+    """
+    x = up(x)
+    h, w = x.shape[-2:]
+    if skip.shape[-2] < h or skip.shape[-1] < w:
+        raise ValueError(
+            f"skip {tuple(skip.shape[-2:])} is smaller than the upsampled map {(h, w)}"
+        )
+    top, left = (skip.shape[-2] - h) // 2, (skip.shape[-1] - w) // 2
+    return block(torch.cat((x, skip[..., top : top + h, left : left + w]), dim=1))
+
+
 # --- instance segmentation (chapter 07) -------------------------------------------------------
 
 

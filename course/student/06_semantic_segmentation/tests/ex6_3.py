@@ -3,12 +3,15 @@ from otter.test_files import test_case
 OK_FORMAT = False
 
 name = "ex6_3"
-points = 2
+points = 3
 
 @test_case(points=None, hidden=False)
-def test_class_iou_small(class_iou):
+def test_decoder_stage_small(decoder_stage):
     import torch
+    import torch.nn as nn
     from visioncourse.exercises import expect_close
-    confmat = torch.tensor([[5, 1, 0], [2, 3, 0], [0, 0, 0]])
-    expect_close('Exercise 6.3 (class_iou)', class_iou(confmat), torch.tensor([5 / 8, 3 / 6, float('nan')], dtype=torch.float64), inputs='confmat [[5, 1, 0], [2, 3, 0], [0, 0, 0]] (rows: true class, columns: predicted)', hint='class 0: TP 5, FP 2 (column), FN 1 (row); class 2 never occurs: NaN')
+    x = torch.arange(4.0).view(1, 1, 2, 2)
+    skip = 10 + torch.arange(36.0).view(1, 1, 6, 6)
+    up = nn.Upsample(scale_factor=2)
+    expect_close('Exercise 6.3 (decoder_stage)', decoder_stage(x, skip, up, nn.Identity()), torch.cat((up(x), skip[..., 1:5, 1:5]), dim=1), inputs='x 2x2 = [[0, 1], [2, 3]], skip 6x6 = 10..45, nearest x2 upsampling, block = identity', hint="channel 0 is the upsampled x; channel 1 the skip's centre 4x4 (rows and columns 1..4)")
 

@@ -6,12 +6,9 @@ name = "ex6_4"
 points = 2
 
 @test_case(points=None, hidden=False)
-def test_dice_loss_small(dice_loss):
+def test_class_iou_small(class_iou):
     import torch
     from visioncourse.exercises import expect_close
-    logits = torch.tensor([[[[0.0, 0.0]], [[0.0, 0.0]]]])
-    target = torch.tensor([[[0, 1]]])
-    expect_close('Exercise 6.4 (dice_loss)', dice_loss(logits, target, eps=0.0), torch.tensor(0.5), inputs='2 pixels with p = (0.5, 0.5), targets [0, 1], eps 0', hint='class 0: 2 * 0.5 / (1 + 1) = 0.5, class 1 the same; loss = 1 - 0.5')
-    sure = torch.tensor([[[[9.0, -9.0]], [[-9.0, 9.0]]]])
-    expect_close('Exercise 6.4 (dice_loss)', dice_loss(sure, target, eps=1.0), torch.tensor(0.0), inputs='confident, correct logits, eps 1', hint='a perfect prediction gives dice 1 for every class', atol=0.001)
+    confmat = torch.tensor([[5, 1, 0], [2, 3, 0], [0, 0, 0]])
+    expect_close('Exercise 6.4 (class_iou)', class_iou(confmat), torch.tensor([5 / 8, 3 / 6, float('nan')], dtype=torch.float64), inputs='confmat [[5, 1, 0], [2, 3, 0], [0, 0, 0]] (rows: true class, columns: predicted)', hint='class 0: TP 5, FP 2 (column), FN 1 (row); class 2 never occurs: NaN')
 
