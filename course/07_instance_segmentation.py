@@ -524,13 +524,15 @@ test_mask_loss_matches_torchvision(mask_loss)
 # # END QUESTION
 
 # %% [markdown]
-# Who computes what in the training below: the **head** is ours (next cell); the **targets
-# and the loss** are torchvision's — once a mask head is attached, `RoIHeads` itself calls
-# `project_masks_on_boxes` and `maskrcnn_loss` on the sampled positive proposals and adds the
-# mask loss to the other four. Your `mask_targets` and `mask_loss` compute the same two things
-# (the hidden tests compare them with these functions), and after training they are run on
-# the trained head against torchvision's, to show that they agree; they do not drive the
-# training. The head: two 3×3
+# Who computes what in the training below. The detector is torchvision's Faster R-CNN from
+# chapter 04: it proposes, samples the positive regions, matches each to its object and
+# computes the other four losses. The **mask head** is ours (next cell), and so are the
+# **mask targets and the mask loss**: yours. Once a mask head is attached, torchvision's
+# `RoIHeads` calls one function, `roi_heads.maskrcnn_loss(mask_logits, proposals, gt_masks,
+# gt_labels, matched_idxs)`, which projects the masks on the boxes (`project_masks_on_boxes`)
+# and takes the loss. During training that function is replaced by `our_maskrcnn_loss` below,
+# which calls your `mask_targets` and `mask_loss` (or torchvision's own two functions, with a
+# message, while an exercise is unfinished). The head: two 3×3
 # convolutions on the 7×7 RoI-aligned features, a 2× transposed convolution (kernel 2,
 # stride 2: no overlap, so no checkerboard) to 14×14, and a 1×1 convolution to `K + 1`
 # channels of mask logits.
@@ -576,13 +578,40 @@ def total_loss(losses):  # the detector returns its five losses as a dict
     return sum(losses.values())
 
 
-history = fit(model, detector_batches, total_loss, S.steps, lr=3e-3, desc="Mask R-CNN")
+from unittest import mock
+
+from torchvision.models.detection import roi_heads as tv_roi_heads
+
+targets_fn = use_or_reference(
+    "Exercise 7.2", "mask_targets", tv_roi_heads.project_masks_on_boxes,
+    torch.eye(4)[None].repeat(2, 1, 1), torch.tensor([[0.0, 0.0, 4.0, 4.0], [1.0, 0.0, 3.0, 2.0]]),
+    torch.tensor([1, 0]), 2,
+)
+loss_fn = use_or_reference(
+    "Exercise 7.3", "mask_loss",
+    lambda logits, labels, targets: F.binary_cross_entropy_with_logits(logits[torch.arange(len(labels), device=labels.device), labels], targets),
+    torch.linspace(-2, 2, 2 * 3 * 4).view(2, 3, 2, 2), torch.tensor([2, 1]), torch.eye(2).repeat(2, 1, 1),
+)
+
+
+def our_maskrcnn_loss(mask_logits, proposals, gt_masks, gt_labels, matched_idxs):
+    """torchvision's maskrcnn_loss, made of Exercises 7.2 and 7.3: lists hold one entry per image."""
+    size = mask_logits.shape[-1]
+    labels = torch.cat([lab[idx] for lab, idx in zip(gt_labels, matched_idxs)])
+    targets = torch.cat([targets_fn(m, p, idx, size) for m, p, idx in zip(gt_masks, proposals, matched_idxs)])
+    return loss_fn(mask_logits, labels, targets)
+
+
+# RoIHeads looks maskrcnn_loss up in its module at every step: patch it there, for training only
+with mock.patch.object(tv_roi_heads, "maskrcnn_loss", our_maskrcnn_loss):
+    history = fit(model, detector_batches, total_loss, S.steps, lr=3e-3, desc="Mask R-CNN")
 print(f"trained in {history.seconds:.1f} s ({history.images_per_second:.0f} images/s)")
 print("the five losses at the last step:", {k: round(v, 3) for k, v in last_losses.items()})
 
 # %% [markdown]
 # Your targets and loss against torchvision's, on the trained head: the regions are one
 # training scene's objects with their boxes shifted a little, each matched to its object.
+# Equal numbers mean the training above optimised exactly what torchvision's would have.
 
 # %%
 from torchvision.models.detection.roi_heads import maskrcnn_loss
