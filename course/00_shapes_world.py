@@ -115,7 +115,8 @@ S
 #
 # Objects have a width *and* a height, and each class has its own typical box shape, as
 # people are tall and cars are wide: circles are drawn as ellipses lying flat (1.25:1 to 3:1),
-# squares as standing rectangles (1:3 to 1:1.25), triangles vary around 1:1. The boxes are
+# squares as standing rectangles (1:3 to 1:1.25), triangles and diamonds vary around 1:1
+# (1:1.55 to 1.55:1), so the shape of a box alone already hints at the class. The boxes are
 # computed from the masks, so they are tight to the pixel. `ShapesConfig(elongation=1)` gives
 # back the first edition's world of round circles and true squares.
 

@@ -1038,7 +1038,8 @@ assert three_d >= BAR and min(per_seed("3D")) > max(per_seed("late fusion (avg)"
 
 # %%
 stills_config = ShapesConfig(image_size=WORLD.image_size, min_objects=1, max_objects=1, num_shapes=4, num_colors=5,
-                             background="texture", noise=WORLD.noise)
+                             background="texture", noise=WORLD.noise,
+                             elongation=1)  # square, as the clips' objects are
 stills = generate(S.still_images, stills_config, seed=3, device=rt.device)
 still_labels = stills.labels[:, 0] - 1  # class 0 is background
 stills_test = generate(1000, stills_config, seed=4, device=rt.device)

@@ -110,7 +110,8 @@ S
 # %%
 SIDE = S.side
 WORLD = ShapesConfig(image_size=SIDE, min_objects=1, max_objects=5, min_size=4 / SIDE, max_size=6 / SIDE,
-                     num_shapes=4, num_colors=5, background="noise", noise=0.03)
+                     num_shapes=4, num_colors=5, background="noise", noise=0.03,
+                     elongation=1)  # the square world: 4-6 px objects stay 4-6 px wide
 TRAIN_MAX, TEST_COUNTS = 5, range(3, 11)
 MAX_STEPS = 12  # the most objects any model may point at: more than the test scenes hold
 STRIDE, GRID = 4, SIDE // 4
@@ -258,7 +259,8 @@ def test_sequence_targets_on_the_world(sequence_targets):
     from visioncourse.data.shapes import ShapesConfig, generate
     from visioncourse.exercises import expect_equal
 
-    batch = generate(30, ShapesConfig(image_size=32, min_objects=1, max_objects=5, min_size=0.125, max_size=0.19), seed=3)
+    batch = generate(30, ShapesConfig(image_size=32, min_objects=1, max_objects=5, min_size=0.125, max_size=0.19,
+                                      elongation=1), seed=3)
     cells = induction.object_cells(batch.scene.center, batch.present, 4, 8)
     got = sequence_targets(cells, batch.present.sum(1), 64, 65)
     want = induction.sequence_targets(cells, batch.present.sum(1), 64, 65)
@@ -484,7 +486,7 @@ def test_step_tuples_on_the_world(step_tuples):
     from visioncourse.data.shapes import ShapesConfig, generate
     from visioncourse.exercises import expect_close, expect_equal
 
-    world = ShapesConfig(image_size=32, min_objects=1, max_objects=5, min_size=0.125, max_size=0.19)
+    world = ShapesConfig(image_size=32, min_objects=1, max_objects=5, min_size=0.125, max_size=0.19, elongation=1)
     batch = generate(40, world, seed=7)
     masks = F.max_pool2d(batch.masks.float(), 2).bool()
     counts = batch.present.sum(1)

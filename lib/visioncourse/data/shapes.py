@@ -67,7 +67,7 @@ class ShapesConfig:
             reach; 1 gives the first edition's world where every box is a square. With the
             default 3, circles become wide ellipses (1.25:1 to 3:1), squares standing
             rectangles (1:3 to 1:1.25) and triangles vary around 1:1 (1:1.55 to 1.55:1).
-        max_overlap: largest IoU allowed between two objects' bounding squares; 0 keeps
+        max_overlap: largest IoU allowed between two objects' (continuous) boxes; 0 keeps
             them apart, 1 lets them overlap freely (the later object occludes the earlier one).
             An object that finds no place within the limit is dropped, so a crowded config
             can give fewer than ``min_objects`` objects (never fewer than one).
