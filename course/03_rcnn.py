@@ -113,11 +113,12 @@ S
 #    segmentation scales add variety.
 #
 # `visioncourse.proposals.selective_search` implements these steps (about 100 lines of numpy;
-# read it). Our scenes: 64×64, two to four shapes on a grainy background with specks.
+# read it). Our scenes: 64×64, two to five shapes, some small, some partly hidden by others,
+# on a blotchy background with distractor specks.
 
 # %%
-scene = ShapesConfig(image_size=64, min_objects=2, max_objects=4, min_size=0.18, max_size=0.45,
-                     background="noise", clutter=4)
+scene = ShapesConfig(image_size=64, min_objects=2, max_objects=5, min_size=0.12, max_size=0.45,
+                     max_overlap=0.2, background="texture", clutter=6)
 NUM_CLASSES = scene.num_shapes
 PROPOSAL_SCALES = (50, 200)  # Felzenszwalb scales: fine and coarse starting regions
 train = generate(S.train_scenes, scene, seed=0)
@@ -819,7 +820,8 @@ test_hardest_negatives_few_background(hardest_negatives)
 # Mine: score every training region with the first model, add the hardest background regions
 # to the random ones, train a fresh model with the same budget, and compare on held-out scenes.
 #
-# **A control.** The mined model sees about three times as many negatives as the first one.
+# **A control.** The mined model sees many more negatives than the first one (the table
+# prints the counts).
 # If it wins, is it because its negatives are *hard*, or because there are *more* of them? A
 # third model answers that: trained on as many negatives as the mined one, drawn at random.
 # Each of the three is trained from `S.seeds` seeds (the seed sets the random subset, the
@@ -867,10 +869,14 @@ for name, cols in per_seed.items():
     print(f"{name:20s}{sum(cols['count']) / len(rows):8.0f}{mean_std(cols['FP/image']):>22s}"
           f"{mean_std(cols['mAP@0.5'], 3):>17s}")
 fp = {name: cols["FP/image"] for name, cols in per_seed.items()}
-print("fewer false positives per image is better (per seed):")
-for a, b in (("+ hard negatives", "random negatives"), ("+ hard negatives", "as many, random"),
-             ("as many, random", "random negatives")):
+pairs = (("+ hard negatives", "random negatives"), ("+ hard negatives", "as many, random"),
+         ("as many, random", "random negatives"))
+print("fewer confident false positives per image (score > 0.5) is better, per seed:")
+for a, b in pairs:
     print("  " + verdict(f"'{a}'", [-v for v in fp[a]], f"'{b}'", [-v for v in fp[b]]))
+print("mAP@0.5, which needs no score threshold, per seed:")
+for a, b in pairs:
+    print("  " + verdict(f"'{a}'", per_seed[a]["mAP@0.5"], f"'{b}'", per_seed[b]["mAP@0.5"]))
 
 # %% [markdown]
 # ## 6. Does box regression help?
@@ -1067,10 +1073,10 @@ plt.show()
 
 # %% [markdown]
 # **The bar.** The R-CNN detector (with mined negatives and box regression) must reach VOC
-# mAP@0.5 ≥ 0.85 on held-out scenes in fast mode (0.95 in full mode).
+# mAP@0.5 ≥ 0.80 on held-out scenes in fast mode (0.90 in full mode).
 
 # %%
-BAR = 0.85 if rt.fast else 0.95
+BAR = 0.80 if rt.fast else 0.90
 print(f"R-CNN mAP@0.5 (VOC): {final['voc']['map'].item():.3f} (bar {BAR})")
 assert final["voc"]["map"].item() >= BAR, (
     "below the bar: train longer (full mode) or check the exercises"
