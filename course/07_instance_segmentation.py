@@ -335,11 +335,10 @@ plt.show()
 # size)`: `gt_masks (Tensor[K, H, W])` the image's instance masks (0/1), `proposals
 # (Tensor[P, 4])` boxes `(x1, y1, x2, y2)`, `matched_idxs (Tensor[P])` the index of each
 # proposal's ground-truth object. Return `Tensor[P, size, size]` float: for proposal `p`, mask
-# `matched_idxs[p]` RoI-aligned to its box. Use `detection.roi_align` (or
-# `torchvision.ops.roi_align`) once, for all proposals: feed the masks as a batch of
-# one-channel images (`gt_masks[:, None].float()`) and give each box the index of its mask as
-# its "image index" (the `(P, 5)` box format); `spatial_scale=1`, other arguments at their
-# defaults (as torchvision's Mask R-CNN does).
+# `matched_idxs[p]` RoI-aligned to its box, as torchvision's Mask R-CNN makes its targets
+# (`roi_align` with `spatial_scale=1` and its other arguments at their defaults). One call for
+# all proposals, no loop: think of what `roi_align` calls an "image" and which one each box
+# must read. The masks arrive as `uint8` in training.
 
 # %% [raw]
 # # BEGIN SOLUTION
@@ -366,7 +365,7 @@ def test_mask_targets_small(mask_targets):
 
     from visioncourse.exercises import expect_close
 
-    gt = torch.zeros(2, 8, 8)
+    gt = torch.zeros(2, 8, 8, dtype=torch.uint8)  # uint8, as the masks come in training
     gt[0] = 1  # object 0 fills the image, object 1 is empty
     proposals = torch.tensor([[1.0, 1.0, 5.0, 7.0], [2.0, 0.0, 8.0, 4.0]])
     expect_close(
@@ -429,10 +428,11 @@ test_mask_targets_match_torchvision(mask_targets)
 # %% [markdown]
 # **Exercise 7.3 — the Mask R-CNN mask loss.** Complete `mask_loss(mask_logits, labels,
 # targets)`: `mask_logits (Tensor[P, K + 1, M, M])`, `labels (Tensor[P])` the class of each
-# positive region (1..K), `targets (Tensor[P, M, M])` in `[0, 1]` (from Exercise 7.2). Pick
-# channel `labels[p]` of region `p` with advanced indexing (`mask_logits[torch.arange(P),
-# labels]`), then `F.binary_cross_entropy_with_logits` (mean over everything). With no
-# regions (`P = 0`) return `mask_logits.sum() * 0`, a zero that keeps the graph.
+# positive region (1..K), `targets (Tensor[P, M, M])` in `[0, 1]` (from Exercise 7.2). Only
+# the mask of each region's own class is trained: binary cross-entropy on logits between
+# that channel and the target, the mean over all pixels of all regions. No loop over the
+# regions. With no regions (`P = 0`) return `mask_logits.sum() * 0`, a zero that keeps the
+# graph.
 
 # %% [raw]
 # # BEGIN SOLUTION
@@ -584,7 +584,8 @@ from torchvision.models.detection import roi_heads as tv_roi_heads
 
 targets_fn = use_or_reference(
     "Exercise 7.2", "mask_targets", tv_roi_heads.project_masks_on_boxes,
-    torch.eye(4)[None].repeat(2, 1, 1), torch.tensor([[0.0, 0.0, 4.0, 4.0], [1.0, 0.0, 3.0, 2.0]]),
+    torch.eye(4, dtype=torch.uint8)[None].repeat(2, 1, 1),  # uint8 masks, as in training
+    torch.tensor([[0.0, 0.0, 4.0, 4.0], [1.0, 0.0, 3.0, 2.0]]),
     torch.tensor([1, 0]), 2,
 )
 loss_fn = use_or_reference(
@@ -594,24 +595,33 @@ loss_fn = use_or_reference(
 )
 
 
+mask_loss_calls = 0
+
+
 def our_maskrcnn_loss(mask_logits, proposals, gt_masks, gt_labels, matched_idxs):
     """torchvision's maskrcnn_loss, made of Exercises 7.2 and 7.3: lists hold one entry per image."""
+    global mask_loss_calls
+    mask_loss_calls += 1
     size = mask_logits.shape[-1]
     labels = torch.cat([lab[idx] for lab, idx in zip(gt_labels, matched_idxs)])
     targets = torch.cat([targets_fn(m, p, idx, size) for m, p, idx in zip(gt_masks, proposals, matched_idxs)])
+    if targets.numel() == 0:  # no positive region in the batch: a zero that keeps the graph
+        return mask_logits.sum() * 0
     return loss_fn(mask_logits, labels, targets)
 
 
 # RoIHeads looks maskrcnn_loss up in its module at every step: patch it there, for training only
 with mock.patch.object(tv_roi_heads, "maskrcnn_loss", our_maskrcnn_loss):
     history = fit(model, detector_batches, total_loss, S.steps, lr=3e-3, desc="Mask R-CNN")
+assert mask_loss_calls == S.steps, "torchvision no longer calls roi_heads.maskrcnn_loss: the patch did nothing"
 print(f"trained in {history.seconds:.1f} s ({history.images_per_second:.0f} images/s)")
 print("the five losses at the last step:", {k: round(v, 3) for k, v in last_losses.items()})
 
 # %% [markdown]
 # Your targets and loss against torchvision's, on the trained head: the regions are one
 # training scene's objects with their boxes shifted a little, each matched to its object.
-# Equal numbers mean the training above optimised exactly what torchvision's would have.
+# Where both of your functions passed their checks, training used them, and equal numbers
+# mean it optimised exactly what torchvision's own functions would have.
 
 # %%
 from torchvision.models.detection.roi_heads import maskrcnn_loss
