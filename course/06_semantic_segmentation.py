@@ -100,14 +100,14 @@ S
 # %% [markdown]
 # ## 1. The task: a label for every pixel
 #
-# The scenes are 48×48 images with two to four shapes on a grainy background with small
-# specks of clutter; shapes may overlap a little. The target is the `semantic` map of the
+# The scenes are 48×48 images with two to five shapes, some of them small, on a blotchy
+# background with small specks of clutter; shapes may overlap a little. The target is the `semantic` map of the
 # shapes world: the class of the object seen at each pixel, 0 for the background. Colour says
 # nothing about the class — a network has to recognise the shape.
 
 # %%
-scene = ShapesConfig(image_size=48, min_objects=2, max_objects=4, min_size=0.18, max_size=0.45,
-                     max_overlap=0.3, background="noise", clutter=4)
+scene = ShapesConfig(image_size=48, min_objects=2, max_objects=5, min_size=0.12, max_size=0.45,
+                     max_overlap=0.3, background="texture", clutter=6)
 CLASSES, IMAGE = scene.classes, scene.image_size
 NUM_CLASSES = len(CLASSES)  # background + 3 shapes
 train = generate(S.train_scenes, scene, seed=0).to(rt.device)
@@ -500,6 +500,14 @@ def test_conv_transpose_small(conv_transpose2d):
         inputs="the same, stride 2, padding 1, output_padding 1",
         hint="output side (H-1)*stride - 2*padding + k + output_padding; crop padding from the top/left",
     )
+    weight = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 10.0]]).view(2, 3, 1, 1)  # (C_in, C_out, 1, 1)
+    expect_close(
+        "Exercise 6.2 (conv_transpose2d)",
+        conv_transpose2d(torch.tensor([1.0, 2.0]).view(1, 2, 1, 1), weight),
+        torch.tensor([1.0, 2.0, 20.0]).view(1, 3, 1, 1),
+        inputs="one pixel with 2 channels [1, 2]; weight (2, 3, 1, 1) = [[1, 0, 0], [0, 1, 10]]",
+        hint="weight is (C_in, C_out, k, k): output channel d sums in[c] * weight[c, d] over c",
+    )
 
 
 test_conv_transpose_small(conv_transpose2d)
@@ -523,7 +531,7 @@ def test_conv_transpose_matches_torch(conv_transpose2d):
             F.conv_transpose2d(x, w, stride=stride, padding=padding, output_padding=output_padding),
             inputs=f"x (2, 3, 5, 4), weight (3, 2, {k}, {k}), stride {stride}, padding {padding}, "
             f"output_padding {output_padding}",
-            hint="sum over input channels with the einsum; output channels come from weight's 2nd dimension",
+            hint="sum over input channels: out[d] += in[c] * weight[c, d]; output channels come from weight's 2nd dimension",
             atol=1e-4,
         )
 
@@ -634,14 +642,15 @@ def conv_block(cin, cout):
 # **Exercise 6.3 — a U-Net decoder stage.** Complete `decoder_stage(x, skip, up, block)`, one
 # step up the decoder, the heart of U-Net: `x (Tensor[N, C, h, w])` the coarser decoder
 # features, `skip (Tensor[N, C_s, H, W])` the encoder features saved at the finer
-# resolution, `up` a module that doubles the resolution of `x`, and `block` this stage's
-# convolutions. Upsample `x`. Bring the skip to the upsampled size `(h', w')` by keeping its
-# **centre**, rows from `(H − h') // 2` and columns from `(W − w') // 2`: the original U-Net
-# pads nothing, so its encoder maps are larger than the decoder's and are cropped, and a map
-# of odd side (25 pooled to 12, upsampled to 24) needs the same here. Concatenate along the
-# channels, **upsampled features first, then the skip** (the order `block`'s weights expect),
-# and return `block` of the result. The U-Net below calls your function at every stage, in
-# training too.
+# resolution, `up` a module that doubles the resolution of `x` (and may change its
+# channels), and `block` this stage's convolutions. Return `block` applied to the upsampled
+# features joined with the skip, **upsampled features first** (the order `block`'s weights
+# expect). The skip may be larger than the upsampled map: the original U-Net pads nothing,
+# so its encoder maps are larger than the decoder's, and it keeps their **centre** (when the
+# margin is odd, the extra row or column is dropped at the bottom or right). Our U-Net pads
+# its convolutions and works on 48 → 24 → 12 pixels, so its maps already match and your
+# crop will cut nothing in training; the tests check it on odd sizes. The U-Net below calls
+# your function at every stage, in training too.
 
 # %% [raw]
 # # BEGIN SOLUTION
@@ -671,16 +680,24 @@ def test_decoder_stage_small(decoder_stage):
 
     from visioncourse.exercises import expect_close
 
-    x = torch.arange(4.0).view(1, 1, 2, 2)
-    skip = 10 + torch.arange(36.0).view(1, 1, 6, 6)
-    up = nn.Upsample(scale_factor=2)  # nearest: each value becomes a 2x2 block
-    expect_close(
-        "Exercise 6.3 (decoder_stage)",
-        decoder_stage(x, skip, up, nn.Identity()),
-        torch.cat((up(x), skip[..., 1:5, 1:5]), dim=1),
-        inputs="x 2x2 = [[0, 1], [2, 3]], skip 6x6 = 10..45, nearest x2 upsampling, block = identity",
-        hint="channel 0 is the upsampled x; channel 1 the skip's centre 4x4 (rows and columns 1..4)",
-    )
+    x = torch.arange(8.0).view(1, 2, 2, 2)  # two channels: [[0, 1], [2, 3]] and [[4, 5], [6, 7]]
+    skip = torch.arange(49.0).view(1, 1, 7, 7)  # 0..48, row by row
+    up = nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(2, 1, 1, bias=False))
+    block = nn.Conv2d(2, 1, 1, bias=False)
+    with torch.no_grad():
+        up[1].weight.fill_(1.0)  # upsampled channel = sum of x's two channels
+        block.weight.copy_(torch.tensor([1.0, 100.0]).view(1, 2, 1, 1))  # up + 100 * skip
+        expect_close(
+            "Exercise 6.3 (decoder_stage)",
+            decoder_stage(x, skip, up, block),
+            (torch.tensor([[4.0, 4, 6, 6], [4, 4, 6, 6], [8, 8, 10, 10], [8, 8, 10, 10]])
+            + 100 * torch.tensor([[8.0, 9, 10, 11], [15, 16, 17, 18], [22, 23, 24, 25], [29, 30, 31, 32]])
+            ).view(1, 1, 4, 4),
+            inputs="x (1, 2, 2, 2) = 0..7, skip 7x7 = 0..48, up = nearest x2 then sum of channels, "
+            "block = 1 * upsampled + 100 * skip",
+            hint="use the modules you are given (up, then block); keep the skip's rows and columns "
+            "1..4 (margin 3: one before, two after); upsampled features first",
+        )
 
 
 test_decoder_stage_small(decoder_stage)
@@ -721,10 +738,11 @@ test_decoder_stage_with_convolutions(decoder_stage)
 # # END QUESTION
 
 # %%
+torch.manual_seed(0)  # a probe shaped like the real stages: up changes the channels, block is a convolution
 decoder_stage_fn = use_or_reference(
     "Exercise 6.3", "decoder_stage", segmentation.unet_decoder_stage,
-    torch.arange(4.0).view(1, 1, 2, 2), torch.arange(25.0).view(1, 1, 5, 5),
-    nn.Upsample(scale_factor=2), nn.Identity(),
+    torch.randn(1, 4, 3, 3), torch.randn(1, 2, 7, 7),
+    nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(4, 2, 3, padding=1)), nn.Conv2d(4, 3, 3, padding=1),
 )
 
 

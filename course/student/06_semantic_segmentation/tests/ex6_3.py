@@ -10,8 +10,12 @@ def test_decoder_stage_small(decoder_stage):
     import torch
     import torch.nn as nn
     from visioncourse.exercises import expect_close
-    x = torch.arange(4.0).view(1, 1, 2, 2)
-    skip = 10 + torch.arange(36.0).view(1, 1, 6, 6)
-    up = nn.Upsample(scale_factor=2)
-    expect_close('Exercise 6.3 (decoder_stage)', decoder_stage(x, skip, up, nn.Identity()), torch.cat((up(x), skip[..., 1:5, 1:5]), dim=1), inputs='x 2x2 = [[0, 1], [2, 3]], skip 6x6 = 10..45, nearest x2 upsampling, block = identity', hint="channel 0 is the upsampled x; channel 1 the skip's centre 4x4 (rows and columns 1..4)")
+    x = torch.arange(8.0).view(1, 2, 2, 2)
+    skip = torch.arange(49.0).view(1, 1, 7, 7)
+    up = nn.Sequential(nn.Upsample(scale_factor=2), nn.Conv2d(2, 1, 1, bias=False))
+    block = nn.Conv2d(2, 1, 1, bias=False)
+    with torch.no_grad():
+        up[1].weight.fill_(1.0)
+        block.weight.copy_(torch.tensor([1.0, 100.0]).view(1, 2, 1, 1))
+        expect_close('Exercise 6.3 (decoder_stage)', decoder_stage(x, skip, up, block), (torch.tensor([[4.0, 4, 6, 6], [4, 4, 6, 6], [8, 8, 10, 10], [8, 8, 10, 10]]) + 100 * torch.tensor([[8.0, 9, 10, 11], [15, 16, 17, 18], [22, 23, 24, 25], [29, 30, 31, 32]])).view(1, 1, 4, 4), inputs='x (1, 2, 2, 2) = 0..7, skip 7x7 = 0..48, up = nearest x2 then sum of channels, block = 1 * upsampled + 100 * skip', hint="use the modules you are given (up, then block); keep the skip's rows and columns 1..4 (margin 3: one before, two after); upsampled features first")
 
