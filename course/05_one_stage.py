@@ -780,10 +780,11 @@ ax.set_xlabel("width (px)"), ax.set_ylabel("height (px)"), ax.legend(fontsize=7)
 plt.show()
 
 # %% [markdown]
-# Our shapes are roughly as wide as they are tall, so shapes with ratio 1:2 and 2:1 are
-# wasted: a handful of learned shapes covers the boxes better than the nine hand-picked ones
-# (the table says by how much). On VOC, YOLOv2 found k = 5 a good trade-off between recall
-# and model size.
+# k-means puts its shapes where the boxes are — wide ones for the ellipses, tall ones for the
+# standing rectangles, at the sizes that occur — while the hand-picked grid spends shapes on
+# combinations that are rare. Read in the table how many learned shapes it takes to match
+# the nine hand-picked ones, and what nine learned ones give. On VOC, YOLOv2 found k = 5 a
+# good trade-off between recall and model size.
 #
 # **Location prediction.** With anchors, Faster R-CNN's offsets `x = x_a + t_x · w_a` are
 # unbounded: early in training a box can jump anywhere. YOLOv2 predicts the centre as
@@ -1270,8 +1271,8 @@ else:
 # - Its loss is a weighted sum of squared errors: coordinates (λ = 5, square roots of sizes),
 #   confidence of the responsible box (target: its IoU), "no object" for the others (λ = 0.5)
 #   and class probabilities.
-# - YOLOv2: anchor shapes from k-means with 1 − IoU cover the boxes better than hand-picked
-#   ones; sigmoid-bounded offsets keep centres in their cells; a fully convolutional network
+# - YOLOv2: anchor shapes from k-means with 1 − IoU cover the boxes better than as many
+#   hand-picked ones; sigmoid-bounded offsets keep centres in their cells; a fully convolutional network
 #   can train and test at several input sizes.
 # - Dense one-stage heads (SSD, RetinaNet) score thousands of default boxes per image; when
 #   background outnumbers objects a thousand to one, focal loss keeps the easy background
