@@ -1071,7 +1071,7 @@ print(f"{len(background_windows):,} background windows from {len(photos)} photos
       f"{len(held_out_photos)} more photos held out")
 
 
-def train_face_net(negatives, seed=0):
+def train_face_net(negatives, seed=0, progress=True):
     torch.manual_seed(seed)
     net = nn.Sequential(  # 25 -> 23 -> 11 -> 9 -> 4 -> 1: stride 4
         nn.Conv2d(1, 8, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(8, 16, 3), nn.ReLU(),
@@ -1091,7 +1091,7 @@ def train_face_net(negatives, seed=0):
         return x, y
 
     fit(net, batches, lambda out, y: F.cross_entropy(out.flatten(1), y), S.face_steps, lr=3e-3,
-        desc="face / non-face")
+        desc="face / non-face", progress=progress)
     return net.eval()
 
 
@@ -1169,13 +1169,14 @@ def face_report(net):
 
 reports = {"random negatives": [], "+ 500 random windows": [], "+ 500 hard negatives": []}
 for seed in tqdm(range(S.seeds), desc="seeds"):
-    net = face_net if seed == 0 else train_face_net(random_negatives(seed), seed)
+    net = face_net if seed == 0 else train_face_net(random_negatives(seed), seed, progress=False)
     reports["random negatives"].append(face_report(net)[0])
-    reports["+ 500 random windows"].append(face_report(train_face_net(random_negatives(seed, 2500), seed))[0])
+    control = train_face_net(random_negatives(seed, 2500), seed, progress=False)
+    reports["+ 500 random windows"].append(face_report(control)[0])
     with torch.no_grad():
         background_scores = face_net_probability(net, background_windows)
     hard = background_windows[background_scores.argsort(descending=True)[:500]]
-    mined_net = train_face_net(torch.cat((random_negatives(seed), hard)), seed)
+    mined_net = train_face_net(torch.cat((random_negatives(seed), hard)), seed, progress=False)
     report, boxes, scores = face_report(mined_net)
     reports["+ 500 hard negatives"].append(report)
     if seed == 0:

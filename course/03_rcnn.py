@@ -650,7 +650,7 @@ def rcnn_loss(out, labels, targets, lam=1.0):
     return loss
 
 
-def train_rcnn(negative_pool, seed=0):
+def train_rcnn(negative_pool, seed=0, progress=True):
     """Train on all positives and the given negatives, a quarter positives per batch."""
     torch.manual_seed(seed)
     model = RegionNet(S.width).to(rt.device)
@@ -664,7 +664,7 @@ def train_rcnn(negative_pool, seed=0):
         x = regions["warped"][idx].to(rt.device)
         return x, regions["labels"][idx].to(rt.device), regions["targets"][idx].to(rt.device)
 
-    history = fit(model, batches, rcnn_loss, S.steps, lr=3e-3, desc="R-CNN")
+    history = fit(model, batches, rcnn_loss, S.steps, lr=3e-3, desc="R-CNN", progress=progress)
     return model, history
 
 
@@ -839,12 +839,12 @@ def negative_experiment(seed):
     """FP/image and mAP of the three negative sets for one seed, and the mined model."""
     g = torch.Generator().manual_seed(seed)
     shuffled = negatives[torch.randperm(len(negatives), generator=g)]
-    first = model_random if seed == 0 else train_rcnn(shuffled[:subset], seed)[0]
+    first = model_random if seed == 0 else train_rcnn(shuffled[:subset], seed, progress=False)[0]
     probs, _ = score_regions(first, regions["warped"])
     hard = hard_fn(1 - probs[:, 0], regions["labels"], S.hard_negatives)
     mined = torch.unique(torch.cat((shuffled[:subset], hard)))
-    mined_model = train_rcnn(mined, seed)[0]
-    as_many = train_rcnn(shuffled[: len(mined)], seed)[0]  # the control: same count, random
+    mined_model = train_rcnn(mined, seed, progress=False)[0]
+    as_many = train_rcnn(shuffled[: len(mined)], seed, progress=False)[0]  # the control: same count, random
     row = {}
     for name, model, count in (("random negatives", first, subset),
                                ("as many, random", as_many, len(mined)),
