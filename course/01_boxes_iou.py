@@ -826,7 +826,6 @@ print(f"{'box loss / head':26s}{'λ':>5s}" + "".join(f"{k:>15s}" for k in column
 for (box_loss, _), (name, rows) in zip(runs, per_seed.items()):
     cells = [mean_std([r[k] for r in rows], 1 if k == "train s" else 3) for k in columns]
     print(f"{name:26s}{chosen[box_loss]:5g}" + "".join(f"{c:>15s}" for c in cells))
-loc_acc = {name: [r["loc acc"] for r in rows] for name, rows in per_seed.items()}
 
 # %% [markdown]
 # **The bar.** The best of these models must localize (right class and IoU ≥ 0.5) at least
@@ -834,12 +833,12 @@ loc_acc = {name: [r["loc acc"] for r in rows] for name, rows in per_seed.items()
 
 # %%
 BAR = 0.80 if rt.fast else 0.95
-mean_loc = {name: sum(v) / len(v) for name, v in loc_acc.items()}
+mean_loc = {name: sum(r["loc acc"] for r in rows) / len(rows) for name, rows in per_seed.items()}
 best = max(mean_loc, key=mean_loc.get)
 print(f"best: {best.strip()} with mean localization accuracy {mean_loc[best]:.3f} (bar {BAR})")
 assert mean_loc[best] >= BAR, "below the bar: train longer (full mode) or check the exercises"
 
-names = list(loc_acc)
+names = list(per_seed)
 for metric in ("loc acc", "mean IoU"):
     per = {name: [r[metric] for r in rows] for name, rows in per_seed.items()}
     print(f"\nper-seed {metric}, losses (each with its own λ):")

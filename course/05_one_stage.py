@@ -1197,7 +1197,6 @@ def yolo_frame(model, i):
     return onestage.yolo_decode(model(test.images[i : i + 1]), BOXES, IMAGE, boxes_fn=cells_fn)
 
 
-yolo.eval(), same_backbone.eval()
 detectors = {  # name: (whole detector, input + backbone, detections, lecture figure)
     "YOLO (this chapter)": (lambda i: yolo_frame(yolo, i), lambda i: yolo.body[:-1](test.images[i : i + 1]),
                             yolo_detections, "45 fps, 63.4 mAP"),
