@@ -79,19 +79,20 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
+from tqdm.auto import tqdm
 
 from visioncourse import segmentation
 from visioncourse.data import ShapesConfig, generate
 from visioncourse.exercises import use_or_reference
-from visioncourse.metrics import confusion_matrix, segmentation_scores
+from visioncourse.metrics import confusion_matrix, mean_std, segmentation_scores, verdict
 from visioncourse.train import fit, timer
 from visioncourse.viz import to_numpy_image
 
 # Every size this notebook uses, for both modes, in one place.
 S = sizes(
-    fast=dict(train_scenes=2000, test_scenes=200, width=16, steps=300, batch=16,
+    fast=dict(train_scenes=2000, test_scenes=200, width=16, steps=150, batch=16, seeds=3,
               window_steps=300, window_batch=256),
-    full=dict(train_scenes=10000, test_scenes=500, width=32, steps=2000, batch=32,
+    full=dict(train_scenes=10000, test_scenes=500, width=32, steps=2000, batch=32, seeds=5,
               window_steps=2000, window_batch=1024),
     mode=rt.mode,
 )
@@ -775,10 +776,23 @@ class UNet(nn.Module):
         return self.head(x)
 
 
-def segmentation_batches(step):
-    g = torch.Generator(device=rt.device).manual_seed(step)
+def segmentation_batches(step, seed=0):
+    g = torch.Generator(device=rt.device).manual_seed(seed * 10**6 + step)
     idx = torch.randint(0, len(train), (S.batch,), generator=g, device=rt.device)
     return train.images[idx], train.semantic[idx]
+
+
+def cross_entropy(out, target):
+    return F.cross_entropy(out, target)
+
+
+def train_unet(seed, skips=True, loss_fn=cross_entropy, progress=True, desc="U-Net"):
+    """A U-Net trained from seed ``seed``: the seed sets the initial weights and the batches."""
+    torch.manual_seed(seed)  # same initial weights where two networks of one seed share layers
+    model = UNet(NUM_CLASSES, S.width, skips=skips).to(rt.device)
+    h = fit(model, lambda step: segmentation_batches(step, seed), loss_fn, S.steps, lr=3e-3,
+            desc=desc, progress=progress)
+    return model, h
 
 
 @torch.inference_mode()
@@ -788,10 +802,7 @@ def predict(model, images):
 
 models, predictions = {}, {}
 for name, skips in (("U-Net", True), ("no skips", False)):
-    torch.manual_seed(0)  # same initial weights where the two networks share layers
-    models[name] = UNet(NUM_CLASSES, S.width, skips=skips).to(rt.device)
-    h = fit(models[name], segmentation_batches, lambda out, t: F.cross_entropy(out, t), S.steps,
-            lr=3e-3, desc=name)
+    models[name], h = train_unet(0, skips=skips, desc=name)
     predictions[name] = predict(models[name], test.images)
     print(f"{name:9s} {sum(p.numel() for p in models[name].parameters()):,} parameters, "
           f"trained in {h.seconds:.1f} s ({h.images_per_second:.0f} images/s)")
@@ -959,6 +970,35 @@ print(f"\nboundary pixels wrong: {errors['no skips']:.1%} without skips, {errors
       f"({errors['no skips'] / max(errors['U-Net'], 1e-9):.1f}×)")
 
 # %% [markdown]
+# That is one seed of each. A network this small, trained for a few hundred steps, can land
+# in a poor solution by chance (a class it never learns to separate), so one run is no
+# evidence. Train both again from `S.seeds − 1` more seeds (each seed sets the initial
+# weights and the order of the batches) and compare the spreads: a verdict is printed only
+# when every seed of one network beats every seed of the other.
+
+# %%
+scores = {"U-Net": [results["U-Net"]], "no skips": [results["no skips"]]}  # seed 0, from above
+runs = [(seed, name) for seed in range(1, S.seeds) for name in scores]
+for seed, name in tqdm(runs, desc=f"2 networks × {S.seeds - 1} more seeds"):
+    model, _ = train_unet(seed, skips=name == "U-Net", progress=False)
+    scores[name].append(whole_and_boundary_scores(predict(model, test.images)))
+
+
+def per_seed(name, part, key):
+    """One score of every seed of a network: part 0 the whole image, 1 the boundary band."""
+    return [s[part][key].item() for s in scores[name]]
+
+
+print(f"{S.seeds} seeds, mean ± std\n{'':10s}{'mIoU':>15s}{'boundary mIoU':>16s}{'boundary acc':>16s}")
+for name in scores:
+    print(f"{name:10s}" + "".join(f"{mean_std(per_seed(name, part, key), 3):>16s}"
+                                  for part, key in ((0, "miou"), (1, "miou"), (1, "pixel_accuracy"))))
+print("per seed, mIoU:", {name: [round(v, 3) for v in per_seed(name, 0, "miou")] for name in scores})
+for label, part in (("mIoU", 0), ("boundary mIoU", 1)):
+    print(f"{label}: " + verdict("the U-Net", per_seed("U-Net", part, "miou"),
+                                "the network without skips", per_seed("no skips", part, "miou")))
+
+# %% [markdown]
 # **The bar.** The U-Net must reach held-out mIoU ≥ 0.85 in fast mode (≥ 0.95 in full mode).
 
 # %%
@@ -968,8 +1008,10 @@ print(f"U-Net held-out mIoU {miou:.3f} (bar {BAR})")
 assert miou >= BAR, "the U-Net is below the bar: check the exercises or train longer"
 
 # %% [markdown]
-# Look at the predictions side by side: the network without skips rounds corners and blurs
-# thin tips; the U-Net follows the outline. The last column marks the U-Net's wrong pixels.
+# Look at the predictions of seed 0 side by side, and compare the outlines: where the
+# network without skips gets the class right, does it round corners and blur thin tips that
+# the U-Net follows? A class whose IoU is near 0 in the first table is one that seed never
+# learned to tell apart. The last column marks the U-Net's wrong pixels.
 
 
 # %%
@@ -1121,27 +1163,29 @@ test_dice_loss_reference(dice_loss)
 # # END QUESTION
 
 # %% [markdown]
-# Train the same U-Net with the Dice loss and compare it with cross-entropy, class by class.
-# The shapes world is only moderately unbalanced (the background covers about three quarters
-# of the pixels, triangles 5%), so there is no reason to expect a large gap; the table
-# shows what each loss gets on each class.
+# Train the same U-Net with the Dice loss, from the same seeds as the cross-entropy U-Nets
+# above, and compare the two. The shapes world is only moderately unbalanced (the background
+# covers about three quarters of the pixels, triangles 5%), so there is no reason to expect
+# a large gap; the per-class IoU (seed 0) shows where each loss does better.
 
 # %%
 dice_fn = use_or_reference("Exercise 6.5", "dice_loss", segmentation.dice_loss,
                            torch.randn(2, 4, 3, 3), torch.randint(0, 4, (2, 3, 3)))
-torch.manual_seed(0)
-models["U-Net, Dice"] = UNet(NUM_CLASSES, S.width).to(rt.device)
-h = fit(models["U-Net, Dice"], segmentation_batches, dice_fn, S.steps, lr=3e-3, desc="U-Net, Dice")
-predictions["U-Net, Dice"] = predict(models["U-Net, Dice"], test.images)
-results["U-Net, Dice"] = whole_and_boundary_scores(predictions["U-Net, Dice"])
+scores["U-Net, Dice"] = []
+for seed in tqdm(range(S.seeds), desc=f"U-Net with the Dice loss × {S.seeds} seeds"):
+    model, _ = train_unet(seed, loss_fn=dice_fn, progress=False)
+    scores["U-Net, Dice"].append(whole_and_boundary_scores(predict(model, test.images)))
 
-print(
-    f"{'loss':15s}{'pixel acc':>10s}{'mIoU':>8s}{'mean Dice':>11s}{'boundary mIoU':>15s}  per-class IoU"
-)
+print(f"{S.seeds} seeds, mean ± std\n{'loss':15s}{'pixel acc':>16s}{'mIoU':>16s}{'mean Dice':>16s}"
+      f"{'boundary mIoU':>16s}  per-class IoU (seed 0)")
 for name, label in (("U-Net", "cross-entropy"), ("U-Net, Dice", "Dice")):
-    whole, edge = results[name]
-    print(f"{label:15s}{whole['pixel_accuracy']:10.3f}{whole['miou']:8.3f}{whole['mean_dice']:11.3f}"
-          f"{edge['miou']:15.3f}  {[round(v, 3) for v in whole['iou'].tolist()]}")
+    cells = [mean_std(per_seed(name, part, key), 3)
+             for part, key in ((0, "pixel_accuracy"), (0, "miou"), (0, "mean_dice"), (1, "miou"))]
+    print(f"{label:15s}" + "".join(f"{c:>16s}" for c in cells) + "  "
+          f"{[round(v, 3) for v in scores[name][0][0]['iou'].tolist()]}")
+for label, part in (("mIoU", 0), ("boundary mIoU", 1)):
+    print(f"{label}: " + verdict("Dice", per_seed("U-Net, Dice", part, "miou"),
+                                "cross-entropy", per_seed("U-Net", part, "miou")))
 
 # %% [markdown]
 # ## Try it on real photos (optional)
@@ -1180,12 +1224,14 @@ else:
 #   values back where they came from), transposed convolution (learned; the transpose of a
 #   strided convolution's matrix). Kernel sizes not divisible by the stride leave a
 #   **checkerboard**; resize-then-convolve avoids it.
-# - **Skip connections** (U-Net) hand the decoder the encoder's fine detail: measured above on
-#   the boundary band.
+# - **Skip connections** (U-Net) hand the decoder the encoder's fine detail. Measured above
+#   over seeds, on the whole image and on the boundary band; read the verdicts and the spread
+#   (a network without skips can also fail to learn a class at all).
 # - Report **mIoU** (per-class IoU averaged, absent classes left out), not only pixel
 #   accuracy, which the background dominates; Dice is the per-class F1.
-# - Cross-entropy and the Dice loss both train a good U-Net here; Dice targets the overlap
-#   score directly and does not depend on class sizes.
+# - Cross-entropy and the Dice loss both train a good U-Net here (see the verdict above for
+#   whether the seeds separate them); Dice targets the overlap score directly and does not
+#   depend on class sizes.
 #
 # ## Further reading
 # - Long, Shelhamer & Darrell (2015), *Fully Convolutional Networks for Semantic Segmentation*.
