@@ -163,3 +163,13 @@ def test_elongated_objects_that_could_not_fit_are_squeezed_into_the_image():
     half = b.scene.half_sizes[:, 0]
     assert (half <= 32 + 1e-4).all()
     assert (b.boxes[:, 0, :2] >= 0).all() and (b.boxes[:, 0, 2:] <= 64).all()
+
+
+def test_small_elongated_objects_keep_a_short_side_of_three_pixels():
+    # 32 px images and sizes from 3.2 px: a 3:1 prior would make sides of 1.8 px without the limit
+    cfg = ShapesConfig(image_size=32, max_objects=3, min_size=0.1, max_size=0.3)
+    b = generate(400, cfg, seed=14)
+    short = 2 * b.scene.half_sizes.amin(-1)[b.present]
+    assert short.min() >= 3 - 1e-4
+    aspect = b.scene.aspect[b.present]
+    assert aspect.max() > 2 and aspect.min() < 0.5  # the larger objects stay elongated

@@ -36,6 +36,7 @@ SIZE_NAMES = ("small", "large")
 # class's log(width / height), in units of log(elongation). Circles are drawn as ellipses
 # lying flat, squares as standing rectangles, triangles and diamonds around 1:1.
 ASPECT_PRIOR = (0.6, -0.6, 0.0, 0.0)
+MIN_SIDE = 3  # pixels: the shortest side an object's box may have
 ASPECT_JITTER = 0.4  # half-width of the uniform spread around the prior, same units
 BACKGROUNDS = ("plain", "noise", "texture")
 MAX_SLOTS = 12
@@ -67,6 +68,8 @@ class ShapesConfig:
             reach; 1 gives the first edition's world where every box is a square. With the
             default 3, circles become wide ellipses (1.25:1 to 3:1), squares standing
             rectangles (1:3 to 1:1.25) and triangles vary around 1:1 (1:1.55 to 1.55:1).
+            Small objects are less elongated where needed: no side is under ``MIN_SIDE``
+            (3) pixels, and none is longer than the image.
         max_overlap: largest IoU allowed between two objects' (continuous) boxes; 0 keeps
             them apart, 1 lets them overlap freely (the later object occludes the earlier one).
             An object that finds no place within the limit is dropped, so a crowded config
@@ -110,8 +113,8 @@ class ShapesConfig:
             bad(f"need 0 < min_size <= max_size <= 1; got {self.min_size}, {self.max_size}")
         if not 1 <= self.elongation <= 6:
             bad(f"elongation must be in [1, 6]; got {self.elongation}")
-        if self.min_size * self.image_size < 3:
-            bad("objects would be under 3 pixels wide: raise min_size or image_size")
+        if self.min_size * self.image_size < MIN_SIDE:
+            bad(f"objects would be under {MIN_SIDE} pixels wide: raise min_size or image_size")
         if not 0 <= self.max_overlap <= 1:
             bad(f"max_overlap must be in [0, 1]; got {self.max_overlap}")
         if self.background not in BACKGROUNDS:
@@ -197,9 +200,10 @@ def _aspects(shape: Tensor, radius: Tensor, cfg: ShapesConfig, gen, device) -> T
     prior = torch.tensor(ASPECT_PRIOR, device=device)[shape]
     spread = _uniform(shape.shape, -ASPECT_JITTER, ASPECT_JITTER, gen, device)
     aspect = torch.exp(((prior + spread) * log_e).clamp(-log_e, log_e))
-    # both half-sizes r * sqrt(a) and r / sqrt(a) must fit: a in [(2r/side)^2, (side/2r)^2]
-    fit = (cfg.image_size / (2 * radius)) ** 2
-    return torch.minimum(torch.maximum(aspect, 1 / fit), fit)
+    # Both sides 2r * sqrt(a) and 2r / sqrt(a) must fit in the image, a <= (side / 2r)^2, and
+    # be at least MIN_SIDE pixels long, a <= (2r / MIN_SIDE)^2; the same bounds hold for 1 / a.
+    limit = torch.minimum((cfg.image_size / (2 * radius)) ** 2, (2 * radius / MIN_SIDE) ** 2)
+    return torch.minimum(torch.maximum(aspect, 1 / limit), limit)
 
 
 def sample_scene(n: int, config: ShapesConfig, gen: torch.Generator, device) -> Scene:
