@@ -395,10 +395,18 @@ def _pad(samples: list[dict], size: int, classes, has_masks: bool) -> PhotoBatch
                       ids=tuple(s["id"] for s in samples), has_masks=has_masks)  # fmt: skip
 
 
+def _shuffled(names: list[str]) -> list[str]:
+    """``names`` in a fixed random order: the listings are sorted (Pets by breed, Penn-Fudan
+    by source), so that ``limit`` takes a sample of everything, not the first breeds."""
+    order = torch.randperm(len(names), generator=torch.Generator().manual_seed(0)).tolist()
+    return [names[i] for i in order]
+
+
 def _pennfudan(folder: Path, split: str, size: int) -> Iterator[dict]:
     base = folder / "PennFudanPed"
-    names = sorted(p.stem for p in (base / "PNGImages").glob("*.png"))
-    # torchvision's tutorial keeps the last 50 photos for testing; so do we.
+    names = _shuffled(sorted(p.stem for p in (base / "PNGImages").glob("*.png")))
+    # torchvision's tutorial keeps 50 photos of a random order for testing; so do we, with a
+    # fixed order, so that the split is the same on every machine.
     names = {"train": names[:-50], "test": names[-50:], "all": names}[split] if len(names) > 50 else names  # fmt: skip
     for name in names:
         rgb = _read_image(base / "PNGImages" / f"{name}.png")
@@ -417,9 +425,8 @@ def _pennfudan(folder: Path, split: str, size: int) -> Iterator[dict]:
 def _oxford_pets(folder: Path, split: str, size: int) -> Iterator[dict]:
     lists = {"train": ["trainval.txt"], "test": ["test.txt"], "all": ["trainval.txt", "test.txt"]}[split]  # fmt: skip
     for listing in lists:
-        for line in (folder / "annotations" / listing).read_text().splitlines():
-            if not line.strip() or line.startswith("#"):
-                continue
+        lines = (folder / "annotations" / listing).read_text().splitlines()
+        for line in _shuffled([x for x in lines if x.strip() and not x.startswith("#")]):
             name, _, species, _ = line.split()[:4]
             rgb = _read_image(folder / "images" / f"{name}.jpg")
             if rgb is None:
@@ -463,9 +470,10 @@ def load(name: str, split: str = "train", image_size: int = 128, limit: int | No
     """Load a downloaded dataset as one batch in the shapes world's format.
 
     Every photo is resized to ``image_size x image_size`` (aspect ratio not kept), boxes and
-    masks with it; ``split`` is ``"train"``, ``"test"`` or ``"all"`` (Penn-Fudan: the last 50
-    photos are the test split; VOC 2007: train / val; Pets: trainval / test). ``limit`` keeps
-    the first ``limit`` photos.
+    masks with it; ``split`` is ``"train"``, ``"test"`` or ``"all"`` (Penn-Fudan: 50 photos of a
+    fixed shuffle are the test split; VOC 2007: train / val; Pets: trainval / test). ``limit``
+    keeps the first ``limit`` photos; Pets and Penn-Fudan come in a fixed shuffled order,
+    so these are a sample of every breed and source, the same on every machine.
     """
     dataset = _dataset(name)
     if split not in ("train", "test", "all"):
