@@ -1368,6 +1368,7 @@ _ = widgets.interact(
 import copy
 
 from visioncourse.data import real
+from visioncourse.viz import show_detections
 
 if real.is_available("voc2007"):
     photos = real.load("voc2007", split="train", image_size=IMAGE, limit=S.photos)  # instead of generate(...)
@@ -1393,11 +1394,7 @@ if real.is_available("voc2007"):
     print(f"{len(photos)} training photos, {S.photo_steps} steps in {h.seconds:.0f} s; "
           f"{len(photo_test)} validation photos: mAP@0.5 (VOC) "
           f"{mean_average_precision(photo_dets, photo_truth)['map']:.3f}")
-    fig, axes = plt.subplots(1, 4, figsize=(11, 3))
-    for ax, image, det in zip(axes, photo_test.images, photo_dets):
-        keep = det["scores"] >= 0.5
-        ax.imshow(to_numpy_image(image)), ax.axis("off")
-        draw_boxes(ax, det["boxes"][keep], det["labels"][keep], photos.classes, det["scores"][keep])
+    show_detections(photo_test.images, photo_dets, photos.classes, score_threshold=0.5)
     plt.show()
 else:
     print(real.missing_message("voc2007"))

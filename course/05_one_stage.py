@@ -71,6 +71,7 @@ rt = setup(seed=0)
 
 # %%
 import copy
+import functools
 import math
 
 import ipywidgets as widgets
@@ -94,11 +95,11 @@ from visioncourse.viz import draw_boxes, to_numpy_image
 # the device at every step instead of cycling through a fixed pool.
 S = sizes(
     fast=dict(pool=2000, test_scenes=150, width=16, steps=250, batch=32, fresh=False,
-              dense_pool=400, dense_steps=150, dense_batch=16, seeds=3,
-              two_stage_steps=150, two_stage_batch=8),
+              dense_pool=400, dense_steps=120, dense_batch=16, seeds=3,
+              two_stage_steps=150, two_stage_batch=8, photos=300, photo_steps=60),
     full=dict(pool=0, test_scenes=500, width=32, steps=3000, batch=256, fresh=True,
               dense_pool=4000, dense_steps=1500, dense_batch=64, seeds=5,
-              two_stage_steps=1500, two_stage_batch=16),
+              two_stage_steps=1500, two_stage_batch=16, photos=2000, photo_steps=1000),
     mode=rt.mode,
 )
 S
@@ -134,8 +135,8 @@ plt.show()
 
 
 # %%
-scene = ShapesConfig(image_size=64, min_objects=2, max_objects=4, min_size=0.18, max_size=0.45,
-                     background="noise", clutter=4)  # as chapters 03 and 04
+scene = ShapesConfig(image_size=64, min_objects=2, max_objects=5, min_size=0.12, max_size=0.45,
+                     max_overlap=0.2, background="texture", clutter=6)  # as chapters 03 and 04
 NUM_CLASSES, IMAGE = scene.num_shapes, scene.image_size
 GRID, BOXES = 8, 2
 test = generate(S.test_scenes, scene, seed=10**6, device=rt.device)  # held-out seeds
@@ -635,10 +636,10 @@ _ = widgets.interact(
 )
 
 # %% [markdown]
-# **The bar.** mAP@0.5 ≥ 0.80 on the held-out scenes in fast mode (0.95 in full mode).
+# **The bar.** mAP@0.5 ≥ 0.70 on the held-out scenes in fast mode (0.85 in full mode).
 
 # %%
-BAR = 0.80 if rt.fast else 0.95
+BAR = 0.70 if rt.fast else 0.85
 print(f"YOLO mAP@0.5 {yolo_map50:.3f} (bar {BAR})")
 assert yolo_map50 >= BAR, "below the bar: check exercises 5.1 and 5.2, or train longer"
 
@@ -820,9 +821,11 @@ for size, batch in scaled_tests.items():
     print(f"{size:10d}{size // 8:5d}²{at_scales[size]:9.3f}{lost:25.1%}")
 
 # %% [markdown]
-# Larger inputs are no problem (objects simply look bigger). At 48 pixels no object loses
-# its cell (the shapes world keeps objects apart), so the drop comes from scale: the objects
-# are 9 to 22 pixels wide, smaller than most of those seen in training.
+# Read the table from the middle row. Larger inputs make objects bigger in pixels than any
+# the network saw in training; smaller ones make them smaller, and more of them lose their
+# cell to a larger neighbour whose centre falls into the same one (the last column), since
+# our scenes let objects overlap a little. Both the change of scale and the lost cells cost
+# mAP; the table says how much at each size.
 # YOLOv2's answer is **multi-scale training**: every 10 batches it picked a new input size
 # between 320 and 608, so that one network works across sizes and a user trades speed for
 # accuracy at test time. (We have not trained that here: with a budget of seconds, splitting
@@ -880,8 +883,9 @@ print(f"{len(default_boxes)} default boxes per image; per image {positives:.1f} 
 
 # %% [markdown]
 # About a thousand background boxes for every object box. Trained with plain cross-entropy,
-# the sum over all those easy background boxes — each contributing a little loss — swamps
-# the few that matter. **Focal loss** scales each term by $(1 - p_t)^\gamma$, where $p_t$ is
+# the sum over all those easy background boxes — each contributing a little loss —
+# dominates the summed loss (measured below), and RetinaNet's authors argue it drowns the
+# few boxes that matter. **Focal loss** scales each term by $(1 - p_t)^\gamma$, where $p_t$ is
 # the probability the model gives to the right answer:
 #
 # $$\text{FL}(p_t) = -\alpha_t\, (1 - p_t)^\gamma \log p_t,\qquad p_t = \begin{cases} p & y = 1\\ 1 - p & y = 0\end{cases},\qquad
@@ -1095,7 +1099,7 @@ runs = [(seed, kind) for seed in range(S.seeds) for kind in dense_results]
 for seed, kind in tqdm(runs, desc=f"2 losses × {S.seeds} seeds"):
     torch.manual_seed(seed)  # the seed sets the initial weights and the batches; both losses share them
     model = DenseDetector(S.width, NUM_CLASSES).to(rt.device)
-    h = fit(model, lambda step, seed=seed: dense_batch(step, seed), dense_loss(kind), S.dense_steps, lr=3e-3,
+    h = fit(model, functools.partial(dense_batch, seed=seed), dense_loss(kind), S.dense_steps, lr=3e-3,
             progress=False, amp=True)
     dets = detect_dense(model, dense_test.images)
     dense_results[kind].append((mean_average_precision(dets, dense_test_targets)["map"].item(),
@@ -1108,6 +1112,7 @@ for kind, name in NAMES.items():
     m50, ap, sec = zip(*dense_results[kind])
     print(f"{name:32s}{mean_std(m50, 3):>15s}{mean_std(ap, 3):>15s}{mean_std(sec, 1):>11s}s")
 for column, label in ((0, "mAP@0.5"), (1, "COCO AP")):
+    print(f"per seed, {label}:", {NAMES[k]: [round(r[column], 3) for r in runs] for k, runs in dense_results.items()})
     print(f"{label}: " + verdict("focal loss", [r[column] for r in dense_results["focal"]],
                                 "cross-entropy", [r[column] for r in dense_results["ce"]]))
 
@@ -1117,9 +1122,8 @@ for column, label in ((0, "mAP@0.5"), (1, "COCO AP")):
 # that into a fraction of a percent, so the rare objects and the confusing background drive
 # learning. The second table is what that does to AP in our short runs, over seeds, whichever
 # way it goes; read its verdict lines before drawing a conclusion. Where the seeds overlap,
-# the honest reading is that our short runs cannot tell the two losses apart: both start from
-# RetinaNet's prior initialisation, which already keeps the background's loss small at the
-# start, and one seed of either loss can land far from the others. RetinaNet reported
+# the honest reading is that our short runs cannot tell the two losses apart (the per-seed
+# values show how far one seed can land from another). RetinaNet reported
 # 31.1 → 34.0 AP on COCO for this change (Lin et al., 2017), with a far larger network and
 # much longer training. SSD's own answer was hard negative mining: keep only the background
 # boxes with the highest loss, at most three per positive.
@@ -1258,17 +1262,39 @@ print(f"\nYOLO runs {ratio:.1f}× as many frames per second as Faster R-CNN (lec
 #
 # `visioncourse.data.real.load` returns real photos in exactly the format of `generate(...)`
 # (images, boxes, labels, masks, `targets()`), so the code of this chapter runs on them by
-# changing the line that makes the data — `NUM_CLASSES` and the class names come from
-# `photos.num_classes` and `photos.classes`. Here: PASCAL VOC 2007, the benchmark of YOLO's and SSD's papers: 20 classes. This cell only runs if the data
-# is on your machine (`python -m visioncourse.data.real voc2007`, which needs internet once).
+# changing the line that makes the data. Here: PASCAL VOC 2007, the benchmark of YOLO's and
+# SSD's papers: 20 classes. The cell takes the YOLO trained above on shapes, gives its last
+# layer outputs for VOC's 20 classes, fine-tunes it for `S.photo_steps` steps with the same
+# loss on training photos at our 64×64 size (an 8×8 grid), and scores it on validation
+# photos. Expect a low AP: a small network, tiny images and a few steps, where the paper's
+# YOLO was pretrained on ImageNet and trained for days. It only runs if the data is on your
+# machine (`python -m visioncourse.data.real voc2007`, which needs internet once).
 
 # %%
 from visioncourse.data import real
-from visioncourse.viz import show_batch
+from visioncourse.viz import show_detections
 
 if real.is_available("voc2007"):
-    photos = real.load("voc2007", split="test", image_size=128, limit=8)  # instead of generate(...)
-    show_batch(photos, n=4)
+    photos = real.load("voc2007", split="train", image_size=IMAGE, limit=S.photos)  # instead of generate(...)
+    photo_test = real.load("voc2007", split="test", image_size=IMAGE, limit=S.test_scenes)
+    torch.manual_seed(0)  # the new last layer's initial weights
+    tuned = copy.deepcopy(yolo)
+    last = tuned.body[-1]
+    tuned.body[-1] = nn.Conv2d(last.in_channels, 5 * BOXES + photos.num_classes, 1).to(rt.device)
+    photo_images = photos.images.to(rt.device)
+    photo_goals = onestage.yolo_targets(photos.boxes, photos.labels, IMAGE // 8, photos.num_classes, IMAGE).to(rt.device)
+
+    def photo_batches(step):
+        idx = torch.randint(0, len(photos), (S.batch,), generator=torch.Generator().manual_seed(step)).to(rt.device)
+        return photo_images[idx], photo_goals[idx]
+
+    h = fit(tuned, photo_batches, total_loss, S.photo_steps, lr=1e-3, desc="YOLO on VOC", amp=True)
+    photo_dets = detect_yolo(tuned, photo_test.images.to(rt.device))
+    photo_truth = [{"boxes": t["boxes"], "labels": t["labels"]} for t in photo_test.targets()]
+    print(f"{len(photos)} training photos, {S.photo_steps} steps in {h.seconds:.0f} s; "
+          f"{len(photo_test)} validation photos: mAP@0.5 (VOC) "
+          f"{mean_average_precision(photo_dets, photo_truth)['map']:.3f}")
+    show_detections(photo_test.images, photo_dets, photos.classes, score_threshold=0.3)
     plt.show()
 else:
     print(real.missing_message("voc2007"))

@@ -66,6 +66,24 @@ def show_images(images: Tensor, titles: Sequence[str] | None = None, ncols: int 
     return fig
 
 
+def show_detections(images: Tensor, detections: Sequence[dict], class_names: Sequence[str] | None = None,
+                    score_threshold: float = 0.5, n: int = 4):  # fmt: skip
+    """The first ``n`` images (N, 3, H, W) with their detections scored at least
+    ``score_threshold``; ``detections`` are torchvision's output dicts (``boxes`` xyxy in
+    pixels, ``labels``, ``scores``). Returns the figure."""
+    n = min(n, len(images), len(detections))
+    kept = [d["scores"] >= score_threshold for d in detections[:n]]
+    return show_images(
+        images[:n],
+        titles=[f"{int(k.sum())} detections, score ≥ {score_threshold:g}" for k in kept],
+        ncols=n,
+        size=2.6,
+        boxes=[d["boxes"][k] for d, k in zip(detections, kept)],
+        labels=[d["labels"][k] for d, k in zip(detections, kept)],
+        class_names=class_names,
+    )
+
+
 def show_batch(batch, n: int = 8, with_boxes: bool = True, with_captions: bool = False):
     """Show the first ``n`` images of a ``ShapesBatch`` (or real ``PhotoBatch``) with their
     boxes and class names."""
