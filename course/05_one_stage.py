@@ -124,8 +124,8 @@ S
 #
 # The paper's YOLO ends in fully connected layers, so every prediction can use the whole
 # image as context. Ours is fully convolutional: each cell sees only its receptive field,
-# computed after training below. Either way each cell can only report `B` objects, so
-# crowds of small objects are YOLO's weak spot.
+# computed after training below. Either way each cell is responsible for one object (the
+# larger, in Exercise 5.1), so crowds of small objects are YOLO's weak spot.
 
 # %%
 from visioncourse import figures
@@ -821,15 +821,16 @@ for size, batch in scaled_tests.items():
     print(f"{size:10d}{size // 8:5d}²{at_scales[size]:9.3f}{lost:25.1%}")
 
 # %% [markdown]
-# Read the table from the middle row. Larger inputs make objects bigger in pixels than any
-# the network saw in training; smaller ones make them smaller, and more of them lose their
-# cell to a larger neighbour whose centre falls into the same one (the last column), since
-# our scenes let objects overlap a little. Both the change of scale and the lost cells cost
-# mAP; the table says how much at each size.
+# Read the table from the middle row. The last column, objects that lose their cell to a
+# neighbour, covers a few percent of the objects at most: too few to explain the drops on
+# its own. A hypothesis we have not tested here: our network predicts widths and heights
+# as fractions of the *image*, which it learned at 64 pixels. If it judges an object's size
+# from its pixels, at 48 pixels it draws every box 48/64 = 0.75 times too small on each
+# side, and at 80 pixels 1.25 times too large, and many boxes then miss IoU 0.5. (A control
+# would rescale the predicted sizes by 64 / input size and score again.)
 # YOLOv2's answer is **multi-scale training**: every 10 batches it picked a new input size
 # between 320 and 608, so that one network works across sizes and a user trades speed for
-# accuracy at test time. (We have not trained that here: with a budget of seconds, splitting
-# the steps over three sizes costs more accuracy at each size than it gains.)
+# accuracy at test time. We have not trained that here.
 
 # %% [markdown]
 # ## 5. SSD-style dense heads, and the imbalance problem
@@ -840,7 +841,7 @@ for size, batch in scaled_tests.items():
 # predicts, for each default box, class scores and four box deltas. Fine maps handle small
 # objects, coarse maps large ones. RetinaNet (Lin et al., 2017) has the same structure.
 #
-# Our version for a harder setting: **96×96 scenes with one small object** (9–15 pixels),
+# Our version, a setting chosen for its imbalance: **96×96 scenes with one small object** (9–15 pixels),
 # heads on the stride-4 map (24×24 cells, 9 default boxes each: sizes 9, 12, 16 × three
 # shapes) and the stride-8 map (12×12 cells, 6 each: sizes 22, 32). A default box is a
 # positive when its IoU with the object is ≥ 0.5 (or it is the object's best), background
@@ -1117,9 +1118,8 @@ for column, label in ((0, "mAP@0.5"), (1, "COCO AP")):
                                 "cross-entropy", [r[column] for r in dense_results["ce"]]))
 
 # %% [markdown]
-# The first table is the mechanism: under cross-entropy, most of the classification loss (and
-# of its gradient) comes from background boxes, almost all of them easy; focal loss turns
-# that into a fraction of a percent, so the rare objects and the confusing background drive
+# The first table is the mechanism: under cross-entropy, most of the classification loss
+# comes from background boxes; focal loss turns that into a fraction of a percent, so the rare objects and the confusing background drive
 # learning. The second table is what that does to AP in our short runs, over seeds, whichever
 # way it goes; read its verdict lines before drawing a conclusion. Where the seeds overlap,
 # the honest reading is that our short runs cannot tell the two losses apart (the per-seed
@@ -1181,8 +1181,8 @@ def frames_per_second(run, n=50):
 # 10 proposals per image instead of 50, faster and perhaps less accurate. All are timed the
 # same way: the same 64×64 test images, batch size 1, the best of three timings of 50 frames.
 # The "input + backbone" column times the image preparation (torchvision's transform, for
-# Faster R-CNN) and the feature extractor; "rest" is the rest of the detector. Differences
-# of a tenth of a millisecond are within the noise of a shared CPU.
+# Faster R-CNN) and the feature extractor; "rest" is the rest of the detector. Each figure is
+# the best of three, so treat differences of a tenth of a millisecond as noise.
 
 # %%
 torch.manual_seed(0)
@@ -1255,7 +1255,8 @@ print(f"\nYOLO runs {ratio:.1f}× as many frames per second as Faster R-CNN (lec
 # the second stage, in both speed and AP. The accuracy columns reflect a budget of seconds per
 # detector; the lecture's VOC numbers come from days of training on hard photos, where the
 # two-stage detector was the more accurate. Compare speeds only between detectors whose AP
-# is close: a detector can always be made faster by making it worse.
+# is close, and say which AP: mAP@0.5 can be close while COCO AP, which rewards tight boxes,
+# is not. A detector can always be made faster by making it worse.
 
 # %% [markdown]
 # ## Try it on real photos (optional)
@@ -1266,8 +1267,8 @@ print(f"\nYOLO runs {ratio:.1f}× as many frames per second as Faster R-CNN (lec
 # SSD's papers: 20 classes. The cell takes the YOLO trained above on shapes, gives its last
 # layer outputs for VOC's 20 classes, fine-tunes it for `S.photo_steps` steps with the same
 # loss on training photos at our 64×64 size (an 8×8 grid), and scores it on validation
-# photos. Expect a low AP: a small network, tiny images and a few steps, where the paper's
-# YOLO was pretrained on ImageNet and trained for days. It only runs if the data is on your
+# photos. Compare the printed AP with the paper's 63.4 mAP: a small network, tiny images and
+# a few steps, where the paper's YOLO was pretrained on ImageNet and trained for days. It only runs if the data is on your
 # machine (`python -m visioncourse.data.real voc2007`, which needs internet once).
 
 # %%
@@ -1315,8 +1316,8 @@ else:
 #   background outnumbers objects a thousand to one, focal loss keeps the easy background
 #   from dominating the loss (measured above: from most of it to under one percent). Whether
 #   that buys AP in a short run is the verdict line above; RetinaNet measured +2.9 AP on COCO.
-# - One-stage detectors trade a little accuracy for much higher speed; the table above
-#   measures both on our data.
+# - One-stage detectors trade accuracy for speed. Read the speed table for how much of each
+#   on our data, at loose (mAP@0.5) and strict (COCO AP) overlap.
 #
 # ## Further reading
 # - Redmon, Divvala, Girshick & Farhadi (2016), *You Only Look Once: Unified, Real-Time Object
