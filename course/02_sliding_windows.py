@@ -1218,8 +1218,12 @@ plt.show()
 # `visioncourse.data.real.load` returns real photos in exactly the format of `generate(...)`
 # (images, boxes, labels, masks, `targets()`), so the code of this chapter runs on them by
 # changing the line that makes the data — `NUM_CLASSES` and the class names come from
-# `photos.num_classes` and `photos.classes`. Here: street photos with boxed pedestrians. This cell only runs if the data
-# is on your machine (`python -m visioncourse.data.real pennfudan --trust-unverified`, which needs internet once).
+# `photos.num_classes` and `photos.classes`. Here: street photos with boxed pedestrians, the
+# task of the classic sliding-window detectors (Dalal & Triggs, 2005). Section 6 already ran
+# this chapter's ideas on real photos (the cascade and the CNN face detector, trained with
+# hard negatives, on scikit-image's photos); this cell only shows the pedestrians, and only
+# runs if the data is on your machine
+# (`python -m visioncourse.data.real pennfudan --trust-unverified`, which needs internet once).
 
 # %%
 from visioncourse.data import real

@@ -602,11 +602,15 @@ cells_fn = use_or_reference("Exercise 5.5", "yolo_cells_to_boxes", onestage.yolo
 
 
 @torch.no_grad()
-def detect_yolo(model, images, chunk=100):
+def detect_yolo(model, images, chunk=100, size_scale=1.0):
+    """Detections per image; ``size_scale`` multiplies every predicted width and height."""
     model.eval()
     out = []
     for i in range(0, len(images), chunk):
-        dets = onestage.yolo_decode(model(images[i : i + chunk]).float(), BOXES, images.shape[-1], boxes_fn=cells_fn)
+        pred = model(images[i : i + chunk]).float()
+        boxes = pred[..., : 5 * BOXES].unflatten(-1, (BOXES, 5))  # a view: (x, y, √w, √h, c)
+        boxes[..., 2:4] *= size_scale**0.5
+        dets = onestage.yolo_decode(pred, BOXES, images.shape[-1], boxes_fn=cells_fn)
         out += [{k: v.cpu() for k, v in d.items()} for d in dets]
     return out
 
@@ -805,29 +809,33 @@ SCALES = (48, 64, 80)
 scaled_tests = {s: generate(S.test_scenes, scene.replace(image_size=s), seed=10**6, device=rt.device) for s in SCALES}
 
 
-def map_at_scales(model):
+def map_at_scales(model, rescale=False):
+    """mAP@0.5 at every input size; ``rescale`` multiplies the predicted sizes by IMAGE / size."""
     out = {}
     for s, batch in scaled_tests.items():
         truth = [{"boxes": t["boxes"].cpu(), "labels": t["labels"].cpu()} for t in batch.targets()]
-        out[s] = mean_average_precision(detect_yolo(model, batch.images), truth)["map"].item()
+        dets = detect_yolo(model, batch.images, size_scale=IMAGE / s if rescale else 1.0)
+        out[s] = mean_average_precision(dets, truth)["map"].item()
     return out
 
 
-at_scales = map_at_scales(yolo)
-print(f"{'input size':>10s}{'grid':>7s}{'mAP@0.5':>9s}{'objects without a cell':>25s}")
+at_scales, rescaled = map_at_scales(yolo), map_at_scales(yolo, rescale=True)
+print(f"{'input size':>10s}{'grid':>7s}{'mAP@0.5':>9s}{'sizes × 64/size':>17s}{'objects without a cell':>25s}")
 for size, batch in scaled_tests.items():
     cells = onestage.yolo_targets(batch.boxes, batch.labels, size // 8, NUM_CLASSES, size)
     lost = 1 - cells[..., 0].sum().item() / batch.num_objects.sum().item()
-    print(f"{size:10d}{size // 8:5d}²{at_scales[size]:9.3f}{lost:25.1%}")
+    print(f"{size:10d}{size // 8:5d}²{at_scales[size]:9.3f}{rescaled[size]:17.3f}{lost:25.1%}")
 
 # %% [markdown]
 # Read the table from the middle row. The last column, objects that lose their cell to a
 # neighbour, covers a few percent of the objects at most: too few to explain the drops on
-# its own. A hypothesis we have not tested here: our network predicts widths and heights
-# as fractions of the *image*, which it learned at 64 pixels. If it judges an object's size
-# from its pixels, at 48 pixels it draws every box 48/64 = 0.75 times too small on each
-# side, and at 80 pixels 1.25 times too large, and many boxes then miss IoU 0.5. (A control
-# would rescale the predicted sizes by 64 / input size and score again.)
+# its own. A second cause: our network predicts widths and heights as fractions of the
+# *image*, which it learned at 64 pixels. If it judges an object's size from its pixels, at
+# 48 pixels it draws every box 48/64 = 0.75 times too small on each side, and at 80 pixels
+# 1.25 times too large, and many boxes then miss IoU 0.5. The fourth column tests this: the
+# same detections with every predicted width and height multiplied by 64 / input size. What
+# that recovers is the size error; what is still missing against the 64-pixel row is the
+# change of scale itself (objects larger or smaller in pixels than any seen in training).
 # YOLOv2's answer is **multi-scale training**: every 10 batches it picked a new input size
 # between 320 and 608, so that one network works across sizes and a user trades speed for
 # accuracy at test time. We have not trained that here.

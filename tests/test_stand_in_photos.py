@@ -38,6 +38,9 @@ def test_stand_ins_load_like_the_real_datasets(tmp_path):
 
     voc_train = real.load("voc2007", split="train", image_size=32, root=tmp_path)
     assert len(voc_train) == 101 and voc_train.num_objects[0] == 0  # the difficult-only photo
+    kept = voc_train.with_objects()
+    assert len(kept) == 100 and (kept.num_objects > 0).all() and "difficult_only" not in kept.ids
+    assert torch.equal(kept.boxes, voc_train.boxes[1:]) and kept.ids == voc_train.ids[1:]
     voc = real.load("voc2007", split="test", image_size=stand_in.WIDTH, root=tmp_path)
     assert len(voc) == 40 and not voc.has_masks
     names = {real.VOC_CLASSES[k - 1] for k in voc.labels[voc.present].tolist()}

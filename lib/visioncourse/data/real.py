@@ -342,6 +342,14 @@ class PhotoBatch(DetectionBatch):
     def num_classes(self) -> int:
         return len(self.classes) - 1
 
+    def with_objects(self) -> PhotoBatch:
+        """Only the photos with at least one object: VOC leaves "difficult" objects out, so a
+        few of its photos have none, which a detector's target code may not expect."""
+        keep = self.num_objects > 0
+        tensors = {k: getattr(self, k)[keep] for k in ("images", "boxes", "labels", "masks", "semantic")}  # fmt: skip
+        ids = tuple(i for i, k in zip(self.ids, keep.tolist()) if k)
+        return PhotoBatch(**tensors, classes=self.classes, ids=ids, has_masks=self.has_masks)
+
     def to(self, device) -> PhotoBatch:
         tensors = {k: getattr(self, k).to(device) for k in ("images", "boxes", "labels", "masks", "semantic")}  # fmt: skip
         return PhotoBatch(**tensors, classes=self.classes, ids=self.ids, has_masks=self.has_masks)
