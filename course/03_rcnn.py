@@ -650,21 +650,23 @@ def rcnn_loss(out, labels, targets, lam=1.0):
     return loss
 
 
-def train_rcnn(negative_pool, seed=0, progress=True):
-    """Train on all positives and the given negatives, a quarter positives per batch."""
+def train_rcnn(negative_pool, seed=0, progress=True, data=None, model=None, steps=None, lr=3e-3, desc="R-CNN"):
+    """Train on all positives and the given negatives of a region set (default: the training
+    scenes' ``regions``), a quarter positives per batch; a fresh RegionNet unless ``model``."""
+    data = regions if data is None else data
     torch.manual_seed(seed)
-    model = RegionNet(S.width).to(rt.device)
-    pos = positives.nonzero()[:, 0]
+    model = RegionNet(S.width).to(rt.device) if model is None else model
+    pos = (data["labels"] > 0).nonzero()[:, 0]
     g = torch.Generator().manual_seed(seed)
     n_pos = S.batch // 4
 
     def batches(step):
         idx = torch.cat((pos[torch.randint(0, len(pos), (n_pos,), generator=g)],
                          negative_pool[torch.randint(0, len(negative_pool), (S.batch - n_pos,), generator=g)]))
-        x = regions["warped"][idx].to(rt.device)
-        return x, regions["labels"][idx].to(rt.device), regions["targets"][idx].to(rt.device)
+        x = data["warped"][idx].to(rt.device)
+        return x, data["labels"][idx].to(rt.device), data["targets"][idx].to(rt.device)
 
-    history = fit(model, batches, rcnn_loss, S.steps, lr=3e-3, desc="R-CNN", progress=progress)
+    history = fit(model, batches, rcnn_loss, steps or S.steps, lr=lr, desc=desc, progress=progress)
     return model, history
 
 
@@ -1147,21 +1149,12 @@ if real.is_available("voc2007"):
     torch.manual_seed(0)  # the new classifier's initial weights
     tuned = copy.deepcopy(model_mined)
     tuned.cls = nn.Linear(tuned.cls.in_features, photos.num_classes + 1).to(rt.device)
-    photo_pos = (photo_regions["labels"] > 0).nonzero()[:, 0]
     photo_neg = (photo_regions["labels"] == 0).nonzero()[:, 0]
-    g = torch.Generator().manual_seed(0)
-
-    def photo_batches(step):
-        n_pos = S.batch // 4
-        idx = torch.cat((photo_pos[torch.randint(0, len(photo_pos), (n_pos,), generator=g)],
-                         photo_neg[torch.randint(0, len(photo_neg), (S.batch - n_pos,), generator=g)]))
-        return (photo_regions["warped"][idx].to(rt.device), photo_regions["labels"][idx].to(rt.device),
-                photo_regions["targets"][idx].to(rt.device))
-
-    h = fit(tuned, photo_batches, rcnn_loss, S.photo_steps, lr=1e-3, desc="R-CNN on VOC")
+    tuned, h = train_rcnn(photo_neg, data=photo_regions, model=tuned, steps=S.photo_steps, lr=1e-3,
+                          desc="R-CNN on VOC")
     photo_dets = detect(tuned, test_photo_regions, len(photo_test))
     photo_truth = [dict(zip(("boxes", "labels"), truth(photo_test, i))) for i in range(len(photo_test))]
-    print(f"{len(photos)} training photos ({len(photo_pos)} positive regions), {S.photo_steps} steps in "
+    print(f"{len(photos)} training photos ({int((photo_regions['labels'] > 0).sum())} positive regions), {S.photo_steps} steps in "
           f"{h.seconds:.0f} s; {len(photo_test)} validation photos: mAP@0.5 (VOC) "
           f"{mean_average_precision(photo_dets, photo_truth)['map']:.3f}")
     show_detections(photo_test.images, photo_dets, photos.classes)

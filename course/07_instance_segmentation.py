@@ -68,6 +68,8 @@ grader = Grader(CHAPTER, repo=COURSE_REPO)  # runs the public tests in ./tests
 rt = setup(seed=0)
 
 # %%
+import functools
+
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import torch
@@ -617,17 +619,22 @@ def our_maskrcnn_loss(mask_logits, proposals, gt_masks, gt_labels, matched_idxs)
     return loss_fn(mask_logits, labels, targets)
 
 
-def train_mask_rcnn(seed, progress=True):
-    """A Mask R-CNN trained from ``seed`` (initial weights, batches and sampled regions)."""
+def fit_with_our_mask_loss(model, batches, steps, lr, desc, progress=True):
+    """fit() with torchvision's mask targets and loss replaced by yours (Exercises 7.2, 7.3)."""
     global mask_loss_calls
     mask_loss_calls = 0
-    model = mask_rcnn(seed)  # seeds the global generator, which the region samplers also use
     # RoIHeads looks maskrcnn_loss up in its module at every step: patch it there, for training only
     with mock.patch.object(tv_roi_heads, "maskrcnn_loss", our_maskrcnn_loss):
-        history = fit(model, lambda step: detector_batches(step, seed), total_loss, S.steps, lr=3e-3,
-                      desc="Mask R-CNN", progress=progress, amp=True)
-    assert mask_loss_calls == S.steps, "torchvision no longer calls roi_heads.maskrcnn_loss: the patch did nothing"
-    return model, history
+        history = fit(model, batches, total_loss, steps, lr=lr, desc=desc, progress=progress, amp=True)
+    assert mask_loss_calls == steps, "torchvision no longer calls roi_heads.maskrcnn_loss: the patch did nothing"
+    return history
+
+
+def train_mask_rcnn(seed, progress=True):
+    """A Mask R-CNN trained from ``seed`` (initial weights, batches and sampled regions)."""
+    model = mask_rcnn(seed)  # seeds the global generator, which the region samplers also use
+    batches = functools.partial(detector_batches, seed=seed)
+    return model, fit_with_our_mask_loss(model, batches, S.steps, 3e-3, "Mask R-CNN", progress)
 
 
 model, history = train_mask_rcnn(0)
@@ -958,8 +965,7 @@ if real.is_available("pennfudan"):
         idx = torch.randint(0, len(photos), (S.batch,), generator=torch.Generator().manual_seed(step)).tolist()
         return ((photo_images[idx], [photo_targets[i] for i in idx]),)
 
-    with mock.patch.object(tv_roi_heads, "maskrcnn_loss", our_maskrcnn_loss):
-        h = fit(tuned, photo_batches, total_loss, S.photo_steps, lr=1e-3, desc="Mask R-CNN on Penn-Fudan", amp=True)
+    h = fit_with_our_mask_loss(tuned, photo_batches, S.photo_steps, 1e-3, "Mask R-CNN on Penn-Fudan")
     photo_preds = detections(*detect_and_paste(tuned, photo_test.images))
     photo_ap = coco_map(photo_preds, instance_targets(photo_test), iou_type="segm")
     print(f"{len(photos)} training photos, {S.photo_steps} steps in {h.seconds:.0f} s; on {len(photo_test)} "

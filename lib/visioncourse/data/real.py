@@ -342,17 +342,19 @@ class PhotoBatch(DetectionBatch):
     def num_classes(self) -> int:
         return len(self.classes) - 1
 
+    def _map(self, fn, ids: tuple[str, ...]) -> PhotoBatch:
+        """A batch of ``fn`` applied to every tensor field, with these ids."""
+        tensors = {k: fn(getattr(self, k)) for k in ("images", "boxes", "labels", "masks", "semantic")}  # fmt: skip
+        return PhotoBatch(**tensors, classes=self.classes, ids=ids, has_masks=self.has_masks)
+
     def with_objects(self) -> PhotoBatch:
         """Only the photos with at least one object: VOC leaves "difficult" objects out, so a
         few of its photos have none, which a detector's target code may not expect."""
         keep = self.num_objects > 0
-        tensors = {k: getattr(self, k)[keep] for k in ("images", "boxes", "labels", "masks", "semantic")}  # fmt: skip
-        ids = tuple(i for i, k in zip(self.ids, keep.tolist()) if k)
-        return PhotoBatch(**tensors, classes=self.classes, ids=ids, has_masks=self.has_masks)
+        return self._map(lambda t: t[keep], tuple(i for i, k in zip(self.ids, keep.tolist()) if k))
 
     def to(self, device) -> PhotoBatch:
-        tensors = {k: getattr(self, k).to(device) for k in ("images", "boxes", "labels", "masks", "semantic")}  # fmt: skip
-        return PhotoBatch(**tensors, classes=self.classes, ids=self.ids, has_masks=self.has_masks)
+        return self._map(lambda t: t.to(device), self.ids)
 
 
 def _read_image(path: Path) -> Tensor | None:
